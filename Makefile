@@ -1,0 +1,34 @@
+# chorus — the front door. `make run` and `make test` work on a fresh Debian 12 machine as root.
+SHELL := /bin/bash
+RELEASE := build/release
+
+.PHONY: all deps build run test bench bench-log format sim clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release
+
+# Until chorusd exists, `make run` shows the log: append, batch, txn, reopen, iterate.
+run: build
+	@$(RELEASE)/examples/log_demo ./data/log-demo
+
+# Every suite: release build (unit, sim, e2e, examples), then ASan+UBSan and TSan on the
+# suites that matter most. Prints ctest's summary and a final "N passed, N failed" line.
+test: deps
+	@scripts/test.sh
+
+bench: bench-log
+
+bench-log: build
+	@$(RELEASE)/bench/log_bench --benchmark_counters_tabular=true $(BENCH_ARGS)
+
+format:
+	@git ls-files '*.cc' '*.h' | xargs clang-format -i
+
+clean:
+	rm -rf build

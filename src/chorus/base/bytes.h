@@ -1,0 +1,46 @@
+// Little-endian fixed-width encoding for on-disk and on-wire formats, and byte-span helpers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace chorus {
+
+using Bytes = std::vector<std::byte>;
+using ByteSpan = std::span<const std::byte>;
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "formats assume a little-endian host");
+
+template <typename T>
+inline void store_le(std::byte* dst, T v) {
+  std::memcpy(dst, &v, sizeof(T));
+}
+
+template <typename T>
+inline T load_le(const std::byte* src) {
+  T v;
+  std::memcpy(&v, src, sizeof(T));
+  return v;
+}
+
+inline ByteSpan as_bytes(std::string_view s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+inline std::string_view as_string_view(ByteSpan b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+inline Bytes to_bytes(std::string_view s) {
+  auto b = as_bytes(s);
+  return Bytes(b.begin(), b.end());
+}
+
+constexpr uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
+
+}  // namespace chorus

@@ -1,0 +1,225 @@
+// chorus::log::Log — a crash-safe, segmented, append-only log of byte records.
+//
+//   auto log = Log::open("/var/lib/app/log", {.durability = Durability::kGroup});
+//   LogIndex i = *(*log)->append(as_bytes("hello"));
+//   for (auto it = (*log)->iterate(first, last); it.next();) use(it.index(), it.data());
+//
+// Indexes are 64-bit, start at Options::first_index (1 by default) and are never reused except
+// by truncate_suffix(), which exists for Raft's conflict resolution. The format is described in
+// record_format.h; recovery rules are in docs/log.md.
+//
+// Durability (what "append returned ok" promises):
+//   kAlways — the record is on disk (fdatasync'd). Concurrent appenders may share one fdatasync.
+//   kGroup  — the same promise; a sync leader additionally waits up to group_delay_us (or until
+//             group_max_records are pending) so more appenders share each fdatasync.
+//   kNone   — nothing; records are written to the OS only. sync() makes everything appended so
+//             far durable. A power loss may lose any record appended after the last sync()
+//             (a process crash alone loses nothing that append() returned).
+//
+// Failure: an fdatasync error is fatal. The log enters a failed state, every later call returns
+// kFailed, and nothing is acknowledged after it (it is never retried: see base/file_system.h).
+// A failed write (ENOSPC, short write) fails that call only; nothing of it becomes visible.
+//
+// Thread safety: every method may be called from any thread. Appends are serialized; readers
+// and iterators run concurrently with the writer.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "chorus/base/bytes.h"
+#include "chorus/base/file_system.h"
+#include "chorus/base/status.h"
+#include "chorus/base/strong_id.h"
+
+namespace chorus::log {
+
+enum class Durability : uint8_t { kAlways, kGroup, kNone };
+
+struct Options {
+  FileSystem* fs = nullptr;  // nullptr: the real file system
+  Durability durability = Durability::kAlways;
+  uint64_t segment_bytes = 64ull << 20;
+  // Largest payload accepted; larger appends fail with kTooLarge. Hard cap: 1 GiB.
+  uint32_t max_record_bytes = 64u << 20;
+  uint32_t group_delay_us = 0;
+  uint32_t group_max_records = 4096;
+  // Prepare the next segment on a background thread. Off: prepare it inline when needed
+  // (deterministic; used by the simulator).
+  bool background_preallocate = true;
+  // Index of the first record of a new (empty) log, e.g. to follow a snapshot.
+  LogIndex first_index{1};
+  // No lock, no writes (not even recovery's torn-tail cut); appends fail with kReadOnly.
+  bool read_only = false;
+  // Bytes an iterator reads at a time (its memory bound, plus one record when larger).
+  size_t read_buffer_bytes = 1u << 20;
+};
+
+class Log;
+
+// A summary of a log directory, for tools and metrics.
+struct SegmentInfo {
+  std::string file;
+  LogIndex first_index;
+  LogIndex last_index;  // first_index - 1 when empty
+  uint64_t records = 0;
+  uint64_t used_bytes = 0;  // header + records
+  uint64_t file_bytes = 0;  // including preallocated space
+};
+
+// What recovery found and did at open.
+struct RecoveryReport {
+  bool clean_shutdown = false;  // the log ended with a seal
+  bool torn_tail_cut = false;
+  uint64_t torn_tail_offset = 0;  // in the last segment
+  uint64_t records_cut = 0;       // whole records of an unfinished batch or past the claims
+};
+
+// Streams records in [from, to] with bounded memory; may run while the log is appended to.
+class Iterator {
+ public:
+  // Moves to the next record. False at the end of the range or on error: check status().
+  bool next();
+  LogIndex index() const { return index_; }
+  ByteSpan data() const { return data_; }
+  const Status& status() const { return status_; }
+
+ private:
+  friend class Log;
+  Iterator(const Log* log, LogIndex from, LogIndex to);
+  bool fill();
+
+  const Log* log_;
+  LogIndex next_, to_, index_;
+  ByteSpan data_;
+  Bytes buf_;
+  size_t pos_ = 0, len_ = 0;
+  uint64_t epoch_ = 0;
+  std::string file_;  // segment file of the buffered records, for error messages
+  uint64_t buf_offset_ = 0;  // file offset of buf_[0]
+  Status status_;
+};
+
+class Log {
+ public:
+  // Opens (creating if missing) the log in `dir`, recovering from any crash. Fails with
+  // kCorruption naming the file and byte offset when anything but a torn tail is damaged.
+  static Result<std::unique_ptr<Log>> open(const std::string& dir, Options options = {});
+  // Removes a log directory and everything in it.
+  static Status destroy(const std::string& dir, FileSystem* fs = nullptr);
+
+  ~Log();
+  Log(const Log&) = delete;
+  Log& operator=(const Log&) = delete;
+
+  Result<LogIndex> append(ByteSpan record);
+  // Appends all records atomically (all survive a crash or none do); returns the last index.
+  Result<LogIndex> append_batch(std::span<const ByteSpan> records);
+  Result<LogIndex> append_batch(std::span<const Bytes> records);
+  Status sync();
+
+  // A transaction: appends are buffered and become visible and durable together at commit().
+  class Txn {
+   public:
+    Txn(Txn&&) noexcept = default;
+    // Returns the record's position within the transaction (0, 1, ...).
+    size_t append(ByteSpan record);
+    // One durable write for all; returns the index of the last record (first = last - size + 1).
+    // An empty transaction commits nothing and returns last_index().
+    Result<LogIndex> commit();
+    void abort() { records_.clear(); }
+    size_t size() const { return records_.size(); }
+
+   private:
+    friend class Log;
+    explicit Txn(Log* log) : log_(log) {}
+    Log* log_;
+    std::vector<Bytes> records_;
+  };
+  Txn begin() { return Txn(this); }
+
+  Result<Bytes> read(LogIndex index) const;
+  Iterator iterate(LogIndex from, LogIndex to) const { return Iterator(this, from, to); }
+  // first_index() > last_index() when the log is empty.
+  LogIndex first_index() const;
+  LogIndex last_index() const;
+  LogIndex durable_index() const;
+  // The last record, or kNotFound when the log is empty.
+  Result<Bytes> head() const;
+
+  // Drops every whole segment whose records all have index <= upto (e.g. below a snapshot).
+  // Records of a partly covered segment stay readable; first_index() tells what is left.
+  Status trim_prefix(LogIndex upto);
+  // Removes records with index >= from (durably, before it returns).
+  Status truncate_suffix(LogIndex from);
+  // Removes every record; the next append gets index `next` (a follower installing a snapshot).
+  Status reset(LogIndex next);
+
+  // Syncs, writes the seal, and releases the directory. Later calls fail with kUnavailable.
+  Status close();
+
+  std::vector<SegmentInfo> segments() const;
+  const RecoveryReport& recovery() const { return recovery_; }
+  const std::string& dir() const { return dir_; }
+  // Non-ok once the log has stopped after an fsync failure.
+  Status health() const;
+  void check_invariants() const;
+
+ private:
+  struct Segment;
+  struct Location {
+    std::shared_ptr<Segment> segment;
+    uint64_t offset = 0;
+    uint64_t end = 0;  // end of the written part of the segment
+  };
+  friend class Iterator;
+
+  Log(std::string dir, Options options, FileSystem* fs);
+  Status recover();
+  Status recover_segment(Segment& seg, bool is_last);
+  Status wait_durable(LogIndex index, std::unique_lock<std::mutex>& lock);
+  Status ensure_room(uint64_t bytes, std::unique_lock<std::mutex>& lock);
+  Status roll_segment(std::unique_lock<std::mutex>& lock);
+  Result<std::unique_ptr<File>> take_prepared_file(std::unique_lock<std::mutex>& lock);
+  Result<std::unique_ptr<File>> prepare_file(const std::string& path) const;
+  Status remove_segment_file(const std::string& name);
+  Status zero_range(File& file, uint64_t from, uint64_t to);
+  Status check_writable() const;
+  Status fail(Status cause);
+  std::optional<Location> locate(LogIndex index) const;  // requires mu_
+  void preallocator_loop();
+
+  const std::string dir_;
+  const Options options_;
+  FileSystem* const fs_;
+  std::unique_ptr<FileLock> dir_lock_;
+  RecoveryReport recovery_;
+
+  mutable std::mutex mu_;
+  std::condition_variable durable_cv_;
+  std::vector<std::shared_ptr<Segment>> segments_;  // ordered by first index; last is active
+  LogIndex first_index_, last_index_, durable_index_;
+  uint64_t next_sequence_ = 1;
+  uint64_t epoch_ = 0;  // bumped when records are removed, so readers can tell a race from damage
+  Bytes scratch_;       // encoding buffer for appends, reused under mu_
+  bool sync_running_ = false;
+  bool closed_ = false;
+  Status failed_;
+
+  // Background preparation of the next segment file.
+  std::condition_variable prealloc_cv_;
+  std::unique_ptr<File> prepared_;
+  bool prepare_wanted_ = false;
+  bool prealloc_stop_ = false;
+  Status prealloc_error_;
+  std::thread prealloc_thread_;
+};
+
+}  // namespace chorus::log

@@ -1,0 +1,254 @@
+// Log: open, recovery, close, destroy. Recovery rules are explained in docs/log.md.
+#include <algorithm>
+
+#include "chorus/log/log.h"
+#include "chorus/log/segment.h"
+#include "chorus/log/segment_scanner.h"
+
+namespace chorus::log {
+namespace {
+
+constexpr std::string_view kLockName = "LOCK";
+
+Status corruption(const std::string& file, uint64_t offset, std::string_view what) {
+  return Status::Corruption(file + " offset " + std::to_string(offset) + ": " + std::string(what));
+}
+
+}  // namespace
+
+Log::Log(std::string dir, Options options, FileSystem* fs)
+    : dir_(std::move(dir)), options_(options), fs_(fs) {}
+
+Log::~Log() {
+  if (!closed_) (void)close();
+}
+
+Result<std::unique_ptr<Log>> Log::open(const std::string& dir, Options options) {
+  FileSystem* fs = options.fs != nullptr ? options.fs : &FileSystem::posix();
+  if (options.segment_bytes < (64u << 10) || options.segment_bytes > (1ull << 30)) {
+    return Status::InvalidArgument("segment_bytes must be between 64 KiB and 1 GiB");
+  }
+  if (options.max_record_bytes == 0 || options.max_record_bytes > kMaxRecordPayloadBytes) {
+    return Status::InvalidArgument("max_record_bytes must be between 1 and 1 GiB");
+  }
+  if (options.first_index.value() == 0) return Status::InvalidArgument("first_index must be >= 1");
+  std::unique_ptr<Log> log(new Log(dir, options, fs));
+  if (options.read_only) {
+    CHORUS_ASSIGN_OR_RETURN(bool present, fs->exists(dir));
+    if (!present) return Status::NotFound("log directory " + dir + " does not exist");
+  } else {
+    CHORUS_TRY(create_dirs(*fs, dir));
+    auto lock = fs->lock_file(join_path(dir, kLockName));
+    if (!lock.ok()) return lock.status().Annotate("log " + dir + " is open in another writer");
+    log->dir_lock_ = std::move(lock).value();
+  }
+  CHORUS_TRY(log->recover());
+  if (!options.read_only && options.background_preallocate) {
+    log->prepare_wanted_ = true;
+    log->prealloc_thread_ = std::thread([raw = log.get()] { raw->preallocator_loop(); });
+  }
+  return log;
+}
+
+Status Log::recover() {
+  CHORUS_ASSIGN_OR_RETURN(auto names, fs_->list_dir(dir_));
+  for (const auto& name : names) {
+    if (auto first = parse_segment_file_name(name)) {
+      auto seg = std::make_shared<Segment>();
+      seg->name = name;
+      seg->first = LogIndex(*first);
+      segments_.push_back(std::move(seg));
+    } else if (name.ends_with(kPreparedSuffix) && !options_.read_only) {
+      // An unused preallocated file: it holds no records.
+      CHORUS_TRY(fs_->remove_file(join_path(dir_, name)));
+    }
+  }
+  std::sort(segments_.begin(), segments_.end(),
+            [](const auto& a, const auto& b) { return a->first < b->first; });
+  for (size_t i = 0; i < segments_.size(); ++i) {
+    Segment& seg = *segments_[i];
+    std::string path = join_path(dir_, seg.name);
+    CHORUS_ASSIGN_OR_RETURN(
+        seg.file, fs_->open(path, options_.read_only ? OpenMode::kReadOnly : OpenMode::kReadWrite));
+    CHORUS_TRY(recover_segment(seg, i + 1 == segments_.size()));
+    if (i > 0 && seg.first != segments_[i - 1]->last().next()) {
+      return Status::Corruption(path + ": starts at index " + std::to_string(seg.first.value()) +
+                                " but the previous segment ends at " +
+                                std::to_string(segments_[i - 1]->last().value()));
+    }
+    next_sequence_ = std::max(next_sequence_, seg.sequence + 1);
+  }
+  if (segments_.empty()) {
+    if (options_.read_only) {
+      first_index_ = options_.first_index;
+      last_index_ = durable_index_ = first_index_.prev();
+      return Status::Ok();
+    }
+    last_index_ = durable_index_ = options_.first_index.prev();
+    std::unique_lock lock(mu_);
+    CHORUS_TRY(roll_segment(lock));
+  }
+  first_index_ = segments_.front()->first;
+  last_index_ = segments_.back()->last();
+  if (!options_.read_only) {
+    // Records recovered from the page cache after a process crash may not be on disk yet; make
+    // them so before any new record claims they are durable.
+    CHORUS_TRY(segments_.back()->file->sync());
+  }
+  durable_index_ = last_index_;
+  check_invariants();
+  return Status::Ok();
+}
+
+Status Log::recover_segment(Segment& seg, bool is_last) {
+  const std::string path = join_path(dir_, seg.name);
+  CHORUS_ASSIGN_OR_RETURN(uint64_t size, seg.file->size());
+  SegmentScanner scan(*seg.file, size, std::max<size_t>(options_.read_buffer_bytes, 4096));
+  ByteSpan hb = scan.get(0, kSegmentHeaderBytes);
+  CHORUS_TRY(scan.status());
+  auto header = hb.size() == kSegmentHeaderBytes ? decode_segment_header(hb.data()) : std::nullopt;
+  if (!header) return corruption(path, 0, "bad segment header");
+  if (header->first_index != seg.first.value()) {
+    return corruption(path, 0, "segment header names first index " +
+                                   std::to_string(header->first_index));
+  }
+  seg.sequence = header->sequence;
+
+  uint64_t pos = kSegmentHeaderBytes;
+  uint64_t max_claim = 0;
+  std::optional<size_t> open_batch;  // first record of a batch whose end has not been seen
+  std::optional<uint64_t> seal_pos;
+  bool bad = false;
+  while (pos + kRecordHeaderBytes <= size) {
+    ByteSpan h = scan.get(pos, kRecordHeaderBytes);
+    CHORUS_TRY(scan.status());
+    if (all_zero(h)) break;
+    auto rh = decode_record_header(h);
+    if (!rh || seal_pos || pos + record_size(rh->length) > size) {
+      bad = true;
+      break;
+    }
+    ByteSpan rec = scan.get(pos, record_size(rh->length));
+    CHORUS_TRY(scan.status());
+    LogIndex expected = seg.first + seg.count();
+    bool index_ok = rh->type == RecordType::kData ? rh->index == expected.value()
+                                                  : rh->index == expected.prev().value();
+    if (!decode_record(rec) || !index_ok) {
+      bad = true;
+      break;
+    }
+    max_claim = std::max(max_claim, rh->synced_index);
+    if (rh->type == RecordType::kSeal) {
+      seal_pos = pos;
+    } else {
+      if (!open_batch && (rh->flags & kFlagBatchContinues)) open_batch = seg.offsets.size();
+      if (!(rh->flags & kFlagBatchContinues)) open_batch.reset();
+      seg.offsets.push_back(static_cast<uint32_t>(pos));
+    }
+    pos += record_size(rh->length);
+  }
+  uint64_t tail_end = scan.nonzero_end(pos);
+  CHORUS_TRY(scan.status());
+  LogIndex expected = seg.first + seg.count();
+  if (bad || tail_end > pos) {
+    if (!is_last) return corruption(path, pos, "bad record in a closed segment");
+    if (seal_pos) return corruption(path, pos, "data after the seal of a cleanly closed log");
+    if (max_claim >= expected.value()) {
+      return corruption(path, pos, "bad record at index " + std::to_string(expected.value()) +
+                                       ", which a later record says was durable");
+    }
+    // Is there proof further on that this part was durable? A seal, or a record claiming it.
+    for (uint64_t at = pos + kRecordAlign; at + kRecordHeaderBytes <= tail_end; at += kRecordAlign) {
+      auto rh = decode_record_header(scan.get(at, kRecordHeaderBytes));
+      if (!rh || (rh->type != RecordType::kSeal && rh->synced_index < expected.value())) continue;
+      if (decode_record(scan.get(at, record_size(rh->length)))) {
+        return corruption(path, pos, "bad record followed by a record at offset " +
+                                         std::to_string(at) + " that proves it was durable");
+      }
+    }
+    CHORUS_TRY(scan.status());
+  }
+  if (open_batch && !is_last) return corruption(path, pos, "unfinished batch in a closed segment");
+  if (open_batch) {
+    // The batch's last record never reached the disk: the batch was never acknowledged.
+    if (max_claim >= (seg.first + *open_batch).value()) {
+      return corruption(path, seg.offsets[*open_batch], "claimed-durable batch is incomplete");
+    }
+    recovery_.records_cut += seg.count() - *open_batch;
+    pos = seg.offsets[*open_batch];
+    seg.offsets.resize(*open_batch);
+    bad = true;
+  }
+  if (bad || tail_end > pos) {
+    recovery_.torn_tail_cut = true;
+    recovery_.torn_tail_offset = pos;
+    if (!options_.read_only) {
+      CHORUS_TRY(zero_range(*seg.file, pos, std::max(tail_end, pos)));
+      CHORUS_TRY(seg.file->sync());
+    }
+  }
+  seg.end = pos;
+  if (seal_pos && is_last) {
+    recovery_.clean_shutdown = true;
+    seg.end = *seal_pos;
+    if (!options_.read_only) {
+      // Erased before any append, so that a seal only ever ends a cleanly closed log.
+      CHORUS_TRY(zero_range(*seg.file, *seal_pos, pos));
+      CHORUS_TRY(seg.file->sync());
+    }
+  }
+  return Status::Ok();
+}
+
+Status Log::zero_range(File& file, uint64_t from, uint64_t to) {
+  static const Bytes kZeros(64 << 10);
+  for (uint64_t at = from; at < to;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), to - at));
+    CHORUS_TRY(file.write_at(at, ByteSpan(kZeros.data(), n)));
+    at += n;
+  }
+  return Status::Ok();
+}
+
+Status Log::close() {
+  std::unique_lock lock(mu_);
+  if (closed_) return Status::Ok();
+  Status result;
+  if (!options_.read_only && failed_.ok()) {
+    durable_cv_.wait(lock, [&] { return !sync_running_; });
+    Segment& seg = *segments_.back();
+    result = seg.file->sync();
+    if (result.ok() && last_index_.value() > 0) {
+      Bytes seal;
+      encode_record({last_index_.value(), last_index_.value(), 0, RecordType::kSeal, 0}, {}, seal);
+      result = seg.file->write_at(seg.end, seal);
+      if (result.ok()) result = seg.file->sync();
+    }
+  }
+  closed_ = true;
+  prealloc_stop_ = true;
+  prealloc_cv_.notify_all();
+  durable_cv_.notify_all();
+  lock.unlock();
+  if (prealloc_thread_.joinable()) prealloc_thread_.join();
+  lock.lock();
+  if (prepared_) {
+    std::string path = prepared_->path();
+    prepared_.reset();
+    (void)fs_->remove_file(path);  // best effort: the next open removes it anyway
+  }
+  dir_lock_.reset();
+  return result;
+}
+
+Status Log::destroy(const std::string& dir, FileSystem* fs) {
+  if (fs == nullptr) fs = &FileSystem::posix();
+  CHORUS_ASSIGN_OR_RETURN(bool present, fs->exists(dir));
+  if (!present) return Status::Ok();
+  CHORUS_ASSIGN_OR_RETURN(auto names, fs->list_dir(dir));
+  for (const auto& name : names) CHORUS_TRY(fs->remove_file(join_path(dir, name)));
+  CHORUS_TRY(fs->remove_dir(dir));
+  return fs->sync_dir(parent_dir(dir));
+}
+
+}  // namespace chorus::log

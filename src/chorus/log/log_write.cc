@@ -1,0 +1,266 @@
+// Log: appends, group commit, segment rolls, trim, truncate, reset.
+#include <algorithm>
+#include <chrono>
+
+#include "chorus/log/log.h"
+#include "chorus/log/segment.h"
+
+namespace chorus::log {
+
+Status Log::check_writable() const {
+  if (closed_) return Status::Unavailable("log " + dir_ + " is closed");
+  if (!failed_.ok()) return failed_;
+  if (options_.read_only) return Status::ReadOnly("log " + dir_ + " was opened read-only");
+  return Status::Ok();
+}
+
+Status Log::fail(Status cause) {
+  if (failed_.ok()) {
+    failed_ = Status::Failed("log " + dir_ + " stopped after an I/O error; nothing is acknowledged "
+                             "after it: " + cause.ToString());
+  }
+  durable_cv_.notify_all();
+  return failed_;
+}
+
+Status Log::health() const {
+  std::lock_guard lock(mu_);
+  return failed_;
+}
+
+Result<LogIndex> Log::append(ByteSpan record) { return append_batch(std::span(&record, 1)); }
+
+Result<LogIndex> Log::append_batch(std::span<const Bytes> records) {
+  std::vector<ByteSpan> spans(records.begin(), records.end());
+  return append_batch(std::span<const ByteSpan>(spans));
+}
+
+Result<LogIndex> Log::append_batch(std::span<const ByteSpan> records) {
+  uint64_t bytes = 0;
+  for (const auto& r : records) {
+    if (r.size() > options_.max_record_bytes) {
+      return Status::TooLarge("record of " + std::to_string(r.size()) + " bytes is over the " +
+                              std::to_string(options_.max_record_bytes) + "-byte maximum");
+    }
+    bytes += record_size(r.size());
+  }
+  std::unique_lock lock(mu_);
+  CHORUS_TRY(check_writable());
+  if (records.empty()) return last_index_;
+  CHORUS_TRY(ensure_room(bytes, lock));
+  Segment& seg = *segments_.back();
+  scratch_.clear();
+  scratch_.reserve(bytes);
+  std::vector<uint32_t> offsets;
+  offsets.reserve(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    offsets.push_back(static_cast<uint32_t>(seg.end + scratch_.size()));
+    uint8_t flags = i + 1 < records.size() ? kFlagBatchContinues : 0;
+    encode_record({(last_index_ + (i + 1)).value(), durable_index_.value(), 0, RecordType::kData, flags},
+                  records[i], scratch_);
+  }
+  Status written = seg.file->write_at(seg.end, scratch_);
+  if (!written.ok()) {
+    // Nothing of it may ever look like a record: wipe what a short write left behind.
+    if (!zero_range(*seg.file, seg.end, seg.end + scratch_.size()).ok()) return fail(written);
+    return written;
+  }
+  seg.offsets.insert(seg.offsets.end(), offsets.begin(), offsets.end());
+  seg.end += scratch_.size();
+  last_index_ = last_index_ + records.size();
+  LogIndex last = last_index_;
+  if (options_.durability == Durability::kNone) return last;
+  durable_cv_.notify_all();  // a group-commit leader may be waiting for more records
+  CHORUS_TRY(wait_durable(last, lock));
+  return last;
+}
+
+// Group commit without a dedicated thread: the first appender that finds no sync running
+// becomes the leader, syncs everything written so far, and wakes everyone it covered.
+Status Log::wait_durable(LogIndex index, std::unique_lock<std::mutex>& lock) {
+  while (durable_index_ < index) {
+    if (!failed_.ok()) return failed_;
+    if (sync_running_) {
+      durable_cv_.wait(lock);
+      continue;
+    }
+    sync_running_ = true;
+    if (options_.durability == Durability::kGroup && options_.group_delay_us > 0) {
+      durable_cv_.wait_for(lock, std::chrono::microseconds(options_.group_delay_us), [&] {
+        return last_index_ - durable_index_ >= options_.group_max_records || closed_;
+      });
+    }
+    LogIndex target = last_index_;
+    std::shared_ptr<Segment> seg = segments_.back();
+    lock.unlock();
+    Status st = seg->file->sync();
+    lock.lock();
+    sync_running_ = false;
+    if (!st.ok()) return fail(st);
+    durable_index_ = std::max(durable_index_, target);
+    durable_cv_.notify_all();
+  }
+  return Status::Ok();
+}
+
+Status Log::sync() {
+  std::unique_lock lock(mu_);
+  CHORUS_TRY(check_writable());
+  return wait_durable(last_index_, lock);
+}
+
+Status Log::ensure_room(uint64_t bytes, std::unique_lock<std::mutex>& lock) {
+  const Segment& seg = *segments_.back();
+  if (seg.count() == 0 || seg.end + bytes <= options_.segment_bytes) return Status::Ok();
+  return roll_segment(lock);
+}
+
+// Closes the active segment (synced, so only the last segment can ever have a torn tail) and
+// starts the next: header written and synced in the prepared file, then rename + directory sync.
+Status Log::roll_segment(std::unique_lock<std::mutex>& lock) {
+  durable_cv_.wait(lock, [&] { return !sync_running_; });
+  if (!segments_.empty()) {
+    if (Status st = segments_.back()->file->sync(); !st.ok()) return fail(st);
+    durable_index_ = last_index_;
+    durable_cv_.notify_all();
+  }
+  CHORUS_ASSIGN_OR_RETURN(auto file, take_prepared_file(lock));
+  auto seg = std::make_shared<Segment>();
+  seg->first = last_index_.next();
+  seg->sequence = next_sequence_;
+  seg->name = segment_file_name(seg->first.value());
+  std::byte header[kSegmentHeaderBytes];
+  encode_segment_header({seg->sequence, seg->first.value()}, header);
+  Status st = file->write_at(0, ByteSpan(header, sizeof(header)));
+  if (st.ok()) st = file->sync();
+  if (!st.ok()) return st.code() == StatusCode::kNoSpace ? st : fail(st);
+  std::string tmp = file->path();
+  CHORUS_TRY(fs_->rename(tmp, join_path(dir_, seg->name)));
+  if (Status synced = fs_->sync_dir(dir_); !synced.ok()) return fail(synced);
+  seg->file = std::move(file);
+  ++next_sequence_;
+  segments_.push_back(std::move(seg));
+  prepare_wanted_ = true;
+  prealloc_cv_.notify_all();
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<File>> Log::prepare_file(const std::string& path) const {
+  CHORUS_ASSIGN_OR_RETURN(auto file, fs_->open(path, OpenMode::kCreate));
+  CHORUS_TRY(file->truncate(0));
+  CHORUS_TRY(file->preallocate(options_.segment_bytes));
+  CHORUS_TRY(file->sync());
+  return file;
+}
+
+Result<std::unique_ptr<File>> Log::take_prepared_file(std::unique_lock<std::mutex>& lock) {
+  std::string path = join_path(dir_, kPreparedFileName);
+  if (!prealloc_thread_.joinable()) return prepare_file(path);
+  prealloc_cv_.wait(lock, [&] { return prepared_ || !prealloc_error_.ok() || prealloc_stop_; });
+  if (prepared_) return std::move(prepared_);
+  if (prealloc_stop_) return Status::Unavailable("log " + dir_ + " is closing");
+  Status st = std::move(prealloc_error_);
+  prealloc_error_ = Status();
+  prepare_wanted_ = true;  // try again next time (e.g. after space was freed)
+  prealloc_cv_.notify_all();
+  return st;
+}
+
+void Log::preallocator_loop() {
+  std::unique_lock lock(mu_);
+  std::string path = join_path(dir_, kPreparedFileName);
+  while (true) {
+    prealloc_cv_.wait(lock, [&] { return prepare_wanted_ || prealloc_stop_; });
+    if (prealloc_stop_) return;
+    prepare_wanted_ = false;
+    lock.unlock();
+    auto file = prepare_file(path);
+    lock.lock();
+    if (file.ok()) {
+      prepared_ = std::move(file).value();
+    } else {
+      prealloc_error_ = file.status();
+    }
+    prealloc_cv_.notify_all();
+  }
+}
+
+Status Log::remove_segment_file(const std::string& name) {
+  CHORUS_TRY(fs_->remove_file(join_path(dir_, name)));
+  // One removal durable at a time, so a crash leaves a contiguous run of segments.
+  if (Status st = fs_->sync_dir(dir_); !st.ok()) return fail(st);
+  return Status::Ok();
+}
+
+Status Log::trim_prefix(LogIndex upto) {
+  std::unique_lock lock(mu_);
+  CHORUS_TRY(check_writable());
+  while (segments_.size() > 1 && segments_.front()->last() <= upto) {
+    CHORUS_TRY(remove_segment_file(segments_.front()->name));
+    segments_.erase(segments_.begin());
+    ++epoch_;
+  }
+  first_index_ = segments_.front()->first;
+  return Status::Ok();
+}
+
+Status Log::truncate_suffix(LogIndex from) {
+  std::unique_lock lock(mu_);
+  CHORUS_TRY(check_writable());
+  if (from > last_index_) return Status::Ok();
+  if (from < first_index_) {
+    return Status::InvalidArgument("truncate_suffix(" + std::to_string(from.value()) +
+                                   ") is below the first index; use reset()");
+  }
+  durable_cv_.wait(lock, [&] { return !sync_running_; });
+  ++epoch_;
+  // From the back, so that a crash part-way leaves a contiguous prefix.
+  while (segments_.size() > 1 && segments_.back()->first >= from) {
+    CHORUS_TRY(remove_segment_file(segments_.back()->name));
+    segments_.pop_back();
+  }
+  Segment& seg = *segments_.back();
+  if (seg.contains(from)) {
+    size_t keep = from - seg.first;
+    uint64_t cut = seg.offsets[keep];
+    // Zeroed durably: a stale record left past the new end could pass for a valid one later.
+    Status st = zero_range(*seg.file, cut, seg.end);
+    if (st.ok()) st = seg.file->sync();
+    if (!st.ok()) return fail(st);
+    seg.offsets.resize(keep);
+    seg.end = cut;
+  }
+  last_index_ = from.prev();
+  durable_index_ = std::min(durable_index_, last_index_);
+  return Status::Ok();
+}
+
+Status Log::reset(LogIndex next) {
+  if (next.value() == 0) return Status::InvalidArgument("reset: the next index must be >= 1");
+  std::unique_lock lock(mu_);
+  CHORUS_TRY(check_writable());
+  durable_cv_.wait(lock, [&] { return !sync_running_; });
+  ++epoch_;
+  while (!segments_.empty()) {
+    CHORUS_TRY(remove_segment_file(segments_.back()->name));
+    segments_.pop_back();
+  }
+  last_index_ = durable_index_ = next.prev();
+  Status st = roll_segment(lock);
+  if (!st.ok()) return fail(st);  // a log without segments cannot serve anything
+  first_index_ = next;
+  return Status::Ok();
+}
+
+size_t Log::Txn::append(ByteSpan record) {
+  records_.emplace_back(record.begin(), record.end());
+  return records_.size() - 1;
+}
+
+Result<LogIndex> Log::Txn::commit() {
+  auto last = log_->append_batch(std::span<const Bytes>(records_));
+  records_.clear();
+  return last;
+}
+
+}  // namespace chorus::log

@@ -1,0 +1,109 @@
+// The on-disk format of chorus::log: segment files of records.
+//
+// A log is a directory of segment files, each named by the index of its first record as 20
+// decimal digits plus ".seg" (00000000000000000001.seg). Segments are preallocated (zero-filled
+// and synced) ahead of need, so an append overwrites zeros in place and its fdatasync flushes
+// data only. A record never spans two segments. Only the last segment can have a torn tail:
+// a segment is synced before the next one is created.
+//
+// Segment header (64 bytes, at offset 0):
+//
+//   0               8       12      16              24              32              40      64
+//   +---------------+-------+-------+---------------+---------------+---------------+-------+
+//   | magic "CHRSLOG1"| vers | rsv   | segment seq   | first index   | header check  | zeros |
+//   +---------------+-------+-------+---------------+---------------+---------------+-------+
+//   header check = XXH3-64 of bytes [0, 32).
+//
+// Record (8-byte aligned; the first at offset 64, each right after the previous one):
+//
+//   0               8               16      20   21   22      24      28      32
+//   +---------------+---------------+-------+----+----+-------+-------+-------+----------------
+//   | index         | synced index  | len   |type|flag| rsv=0 | hcheck| rsv=0 | payload (len)..
+//   +---------------+---------------+-------+----+----+-------+-------+-------+----------------
+//   ... payload | zero padding to 8 | checksum (8) |
+//
+//   hcheck   = low 32 bits of XXH3-64 of bytes [0, 24): the length is trusted only when it
+//              passes, so a torn or flipped length can never send recovery off the rails.
+//   checksum = XXH3-64 of everything before it (header, payload and padding).
+//   synced index: every record with an index <= it was durable when this record was written.
+//              Recovery uses these claims to tell a torn write (past every claim: never
+//              acknowledged, cut off) from corruption (a claimed-durable record is damaged:
+//              open fails).
+//   flags bit 0 (kFlagBatchContinues): a later record of the same batch/transaction follows.
+//              A batch whose last record is missing was never acknowledged and is cut whole.
+//   type:    kData, or kSeal: written by close() after a final sync, with synced index = last
+//            index. A log that ends with a seal was closed cleanly: every record is claimed
+//            durable and any non-zero byte after the seal is corruption. Opening for writing
+//            erases the seal (zeros + sync) before the first append.
+//
+// An all-zero record header marks the end of the written part of a segment.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "chorus/base/bytes.h"
+
+namespace chorus::log {
+
+inline constexpr uint64_t kSegmentMagic = 0x31474f4c53524843ULL;  // "CHRSLOG1" little-endian
+inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr size_t kSegmentHeaderBytes = 64;
+inline constexpr size_t kSegmentHeaderCheckedBytes = 32;
+
+inline constexpr size_t kRecordHeaderBytes = 32;
+inline constexpr size_t kRecordHeaderCheckedBytes = 24;
+inline constexpr size_t kRecordTrailerBytes = 8;
+inline constexpr size_t kRecordAlign = 8;
+// The documented hard maximum payload of one record (Options::max_record_bytes may be lower).
+inline constexpr uint32_t kMaxRecordPayloadBytes = 1u << 30;
+
+enum class RecordType : uint8_t { kData = 1, kSeal = 2 };
+inline constexpr uint8_t kFlagBatchContinues = 1;
+
+static_assert(kSegmentHeaderBytes % kRecordAlign == 0);
+static_assert(kRecordHeaderBytes % kRecordAlign == 0);
+static_assert(kRecordTrailerBytes == sizeof(uint64_t));
+static_assert(kRecordHeaderCheckedBytes + 2 * sizeof(uint32_t) == kRecordHeaderBytes);
+
+constexpr uint64_t record_size(uint64_t payload_bytes) {
+  return kRecordHeaderBytes + align_up(payload_bytes, kRecordAlign) + kRecordTrailerBytes;
+}
+static_assert(record_size(0) == 40);
+static_assert(record_size(100) == 144);
+
+struct SegmentHeader {
+  uint64_t sequence = 0;
+  uint64_t first_index = 0;
+};
+
+struct RecordHeader {
+  uint64_t index = 0;
+  uint64_t synced_index = 0;
+  uint32_t length = 0;
+  RecordType type = RecordType::kData;
+  uint8_t flags = 0;
+};
+
+void encode_segment_header(const SegmentHeader& h, std::byte* out /* kSegmentHeaderBytes */);
+// nullopt when the magic, version or check does not match.
+std::optional<SegmentHeader> decode_segment_header(const std::byte* in /* kSegmentHeaderBytes */);
+
+// Appends one whole record (header, payload, padding, checksum) to `out`.
+void encode_record(const RecordHeader& h, ByteSpan payload, Bytes& out);
+
+// Decodes and fully verifies the record at the start of `in`. Returns nullopt when the header
+// check fails, a field is out of range, the record does not fit in `in`, or the checksum fails.
+std::optional<RecordHeader> decode_record(ByteSpan in);
+// Checks only the header (enough to learn the record's size); nullopt when it does not pass.
+std::optional<RecordHeader> decode_record_header(ByteSpan in);
+
+bool all_zero(ByteSpan in);
+
+std::string segment_file_name(uint64_t first_index);
+// The first index encoded in a segment file name, or nullopt for any other name.
+std::optional<uint64_t> parse_segment_file_name(std::string_view name);
+
+}  // namespace chorus::log
