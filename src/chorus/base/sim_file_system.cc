@@ -258,15 +258,7 @@ void SimFileSystem::crash(CrashMode mode) {
       continue;
     }
     uint64_t keep = mode == CrashMode::kRandom ? random_below(node.pending_ns.size() + 1) : 0;
-    for (uint64_t i = 0; i < keep; i++) {
-      for (const auto& [name, child] : node.pending_ns[i]) {
-        if (child) {
-          node.durable_entries[name] = *child;
-        } else {
-          node.durable_entries.erase(name);
-        }
-      }
-    }
+    for (uint64_t i = 0; i < keep; i++) replay(node.durable_entries, node.pending_ns[i]);
     node.entries = node.durable_entries;
     node.pending_ns.clear();
   }
@@ -284,35 +276,54 @@ void SimFileSystem::replay_for_crash(Inode& node, CrashMode mode) {
   Bytes image = std::move(node.durable);
   for (const FileOp& op : node.pending) {
     if (mode == CrashMode::kLoseAllUnsynced) break;
-    if (const auto* w = std::get_if<WriteOp>(&op)) {
-      ByteSpan data(w->data);
-      switch (random_below(4)) {
-        case 0:
-          write_into(image, w->offset, data);
-          break;
-        case 1:
-          break;  // dropped
-        case 2:   // torn at sector granularity: each sector landed or not
-          for (uint64_t at = w->offset; at < w->offset + data.size();) {
-            uint64_t end = std::min(align_up(at + 1, kSectorSize), w->offset + data.size());
-            if (random_below(2) == 0) write_into(image, at, data.subspan(at - w->offset, end - at));
-            at = end;
-          }
-          break;
-        default:  // torn at an arbitrary byte
-          write_into(image, w->offset, data.first(random_below(data.size())));
-          break;
-      }
-    } else if (const auto* t = std::get_if<TruncateOp>(&op)) {
-      if (random_below(2) == 0) image.resize(t->size);
-    } else if (const auto* p = std::get_if<PreallocateOp>(&op)) {
-      if (random_below(2) == 0 && image.size() < p->size) image.resize(p->size);
+    const auto* w = std::get_if<WriteOp>(&op);
+    if (w == nullptr) {  // a truncate or preallocation lands or not
+      if (random_below(2) == 0) replay(image, op);
+      continue;
+    }
+    ByteSpan data(w->data);
+    switch (random_below(4)) {
+      case 0:
+        write_into(image, w->offset, data);
+        break;
+      case 1:
+        break;  // dropped
+      case 2:   // torn at sector granularity: each sector landed or not
+        for (uint64_t at = w->offset; at < w->offset + data.size();) {
+          uint64_t end = std::min(align_up(at + 1, kSectorSize), w->offset + data.size());
+          if (random_below(2) == 0) write_into(image, at, data.subspan(at - w->offset, end - at));
+          at = end;
+        }
+        break;
+      default:  // torn at an arbitrary byte
+        write_into(image, w->offset, data.first(random_below(data.size())));
+        break;
     }
   }
   node.current = image;
   node.durable = std::move(image);
   node.pending.clear();
   node.exact_replay = true;
+}
+
+void SimFileSystem::replay(Bytes& image, const FileOp& op) {
+  if (const auto* w = std::get_if<WriteOp>(&op)) {
+    write_into(image, w->offset, w->data);
+  } else if (const auto* t = std::get_if<TruncateOp>(&op)) {
+    image.resize(t->size);
+  } else if (const auto* p = std::get_if<PreallocateOp>(&op)) {
+    image.resize(std::max<uint64_t>(image.size(), p->size));
+  }
+}
+
+void SimFileSystem::replay(Namespace& ns, const NsOp& op) {
+  for (const auto& [name, child] : op) {
+    if (child) {
+      ns[name] = *child;
+    } else {
+      ns.erase(name);
+    }
+  }
 }
 
 uint64_t SimFileSystem::random_below(uint64_t n) {
@@ -406,35 +417,26 @@ void SimFileSystem::check_locked() const {
     if (!node.is_dir) {
       CHORUS_ASSERT(node.entries.empty() && node.durable_entries.empty() &&
                     node.pending_ns.empty());
-      Bytes replay = node.durable;
+      Bytes image = node.durable;
       for (const FileOp& op : node.pending) {
-        if (const auto* w = std::get_if<WriteOp>(&op)) {
-          CHORUS_ASSERT(!w->data.empty(), "empty pending write in inode ", id);
-          write_into(replay, w->offset, w->data);
-        } else if (const auto* t = std::get_if<TruncateOp>(&op)) {
-          replay.resize(t->size);
-        } else if (const auto* p = std::get_if<PreallocateOp>(&op)) {
-          replay.resize(std::max<uint64_t>(replay.size(), p->size));
-        }
+        const auto* w = std::get_if<WriteOp>(&op);
+        CHORUS_ASSERT(w == nullptr || !w->data.empty(), "empty pending write in inode ", id);
+        replay(image, op);
       }
-      CHORUS_ASSERT(replay.size() == node.current.size(), "inode ", id, " replays to ",
-                    replay.size(), " bytes, holds ", node.current.size());
-      CHORUS_ASSERT(!node.exact_replay || replay == node.current, "inode ", id, " replay differs");
+      CHORUS_ASSERT(image.size() == node.current.size(), "inode ", id, " replays to ", image.size(),
+                    " bytes, holds ", node.current.size());
+      CHORUS_ASSERT(!node.exact_replay || image == node.current, "inode ", id, " replay differs");
       continue;
     }
     CHORUS_ASSERT(node.current.empty() && node.durable.empty() && node.pending.empty());
-    Namespace replay = node.durable_entries;
+    Namespace ns = node.durable_entries;
     for (const NsOp& op : node.pending_ns) {
       for (const auto& [name, child] : op) {
         CHORUS_ASSERT(!child || inodes_.contains(*child), "pending op names a dead inode");
-        if (child) {
-          replay[name] = *child;
-        } else {
-          replay.erase(name);
-        }
       }
+      replay(ns, op);
     }
-    CHORUS_ASSERT(replay == node.entries, "directory inode ", id, " replay differs");
+    CHORUS_ASSERT(ns == node.entries, "directory inode ", id, " replay differs");
     for (const auto& [name, child] : node.durable_entries) {
       CHORUS_ASSERT(inodes_.contains(child), "durable entry ", name, " names a dead inode");
     }

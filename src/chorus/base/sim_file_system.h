@@ -9,7 +9,9 @@
 //     pending namespace ops since its last successful sync_dir(). Create, remove and a rename
 //     inside one directory are single ops (so a same-directory rename is atomic across a crash).
 //     A rename across directories is an unlink pending in the source and a link pending in the
-//     target, each made durable by its own sync_dir(). create_dir() is an op in the parent.
+//     target, each made durable by its own sync_dir(); a crash between the two may leave both
+//     names (one file with two links, as fsck leaves it) or neither. create_dir() is an op in the
+//     parent.
 //   - crash(mode) is a power loss. Every File and FileLock from before it goes dead (File calls
 //     return IoError "file handle from before a crash"); locks are released. Each directory keeps
 //     its durable namespace plus a random prefix of its pending ops (kLoseAllUnsynced: none).
@@ -89,7 +91,10 @@ class SimFileSystem final : public FileSystem {
   // The next write_at writes only its first `keep_bytes` bytes, then returns IoError.
   void short_write_next(size_t keep_bytes);
   // After `count` more mutating calls succeed, every call (reads too) fails with IoError until
-  // crash(): the machine lost power at that exact point.
+  // crash(): the machine lost power at that exact point. Mutating calls: open with kCreate or
+  // kCreateNew, write_at, sync, truncate, preallocate, create_dir, remove_file, remove_dir,
+  // rename, sync_dir, lock_file. One that then fails counts too (except on a dead or read-only
+  // handle), so a deterministic writer stops at the same point for the same `count`.
   void set_crash_after_ops(uint64_t count);
   // Flips one bit of the file at `path` in every image that holds that byte (current, durable
   // and pending writes), as media corruption would. InvalidArgument if past the end of both.
@@ -101,7 +106,8 @@ class SimFileSystem final : public FileSystem {
   // keeps its name but loses all unsynced data).
   Result<Bytes> read_durable(const std::string& path) const;
   Counters counters() const;
-  // Aborts (CHORUS_ASSERT) if the model is inconsistent.
+  // Aborts (CHORUS_ASSERT) if the model is inconsistent. Replays every pending op, so it costs a
+  // copy of every file.
   void check_invariants() const;
 
  private:
@@ -148,14 +154,16 @@ class SimFileSystem final : public FileSystem {
   void apply_ns(InodeId dir, NsOp op);
   void collect_garbage();
   uint64_t used_locked() const;
-  Status check_growth(uint64_t old_size, uint64_t new_size, const std::string& path) const;
+  Status check_growth(uint64_t old_size, uint64_t new_size, const std::string& what) const;
   Result<InodeId> open_locked(const std::string& path, OpenMode mode);
   void replay_for_crash(Inode& node, CrashMode mode);
   uint64_t random_below(uint64_t n);
   void check_locked() const;
+  static void replay(Bytes& image, const FileOp& op);
+  static void replay(Namespace& ns, const NsOp& op);
 
   // Called by SimFile.
-  Status file_check(uint64_t epoch, const std::string& path) const;
+  Status file_check(uint64_t epoch, const std::string& what) const;
   Result<size_t> file_read(uint64_t epoch, InodeId id, const std::string& path, uint64_t offset,
                            std::span<std::byte> out) const;
   Status file_write(uint64_t epoch, InodeId id, const std::string& path, uint64_t offset,

@@ -203,7 +203,9 @@ class Log {
   RecoveryReport recovery_;
 
   mutable std::mutex mu_;
-  std::condition_variable durable_cv_;
+  std::condition_variable durable_cv_;  // durable_index_ advanced, or the log failed/closed
+  std::condition_variable leader_cv_;   // more records arrived for a waiting group-commit leader
+  bool leader_waiting_ = false;
   std::vector<std::shared_ptr<Segment>> segments_;  // ordered by first index; last is active
   LogIndex first_index_, last_index_, durable_index_;
   uint64_t next_sequence_ = 1;

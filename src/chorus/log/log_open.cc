@@ -229,6 +229,7 @@ Status Log::close() {
   prealloc_stop_ = true;
   prealloc_cv_.notify_all();
   durable_cv_.notify_all();
+  leader_cv_.notify_all();
   lock.unlock();
   if (prealloc_thread_.joinable()) prealloc_thread_.join();
   lock.lock();

@@ -70,7 +70,7 @@ Result<LogIndex> Log::append_batch(std::span<const ByteSpan> records) {
   last_index_ = last_index_ + records.size();
   LogIndex last = last_index_;
   if (options_.durability == Durability::kNone) return last;
-  durable_cv_.notify_all();  // a group-commit leader may be waiting for more records
+  if (leader_waiting_) leader_cv_.notify_one();
   CHORUS_TRY(wait_durable(last, lock));
   return last;
 }
@@ -86,9 +86,11 @@ Status Log::wait_durable(LogIndex index, std::unique_lock<std::mutex>& lock) {
     }
     sync_running_ = true;
     if (options_.durability == Durability::kGroup && options_.group_delay_us > 0) {
-      durable_cv_.wait_for(lock, std::chrono::microseconds(options_.group_delay_us), [&] {
+      leader_waiting_ = true;
+      leader_cv_.wait_for(lock, std::chrono::microseconds(options_.group_delay_us), [&] {
         return last_index_ - durable_index_ >= options_.group_max_records || closed_;
       });
+      leader_waiting_ = false;
     }
     LogIndex target = last_index_;
     std::shared_ptr<Segment> seg = segments_.back();
