@@ -108,10 +108,7 @@ BENCHMARK(BM_AppendBatch)->UseRealTime()->MinTime(3);
 
 // 64 concurrent appenders of 100-byte records sharing fdatasyncs (group commit).
 void BM_GroupAppend(benchmark::State& state) {
-  const char* d = std::getenv("GROUP_DELAY_US");
-  const char* m = std::getenv("GROUP_MAX");
-  auto log = std::move(log::Log::open(bench_dir("group"), {.durability = log::Durability::kGroup,
-      .group_delay_us = d ? (uint32_t)atoi(d) : 0u, .group_max_records = m ? (uint32_t)atoi(m) : 4096u}).value());
+  auto log = open_log("group", log::Durability::kGroup);
   const int threads = static_cast<int>(state.range(0));
   constexpr int kEach = 200;
   for (auto _ : state) {
@@ -125,6 +122,8 @@ void BM_GroupAppend(benchmark::State& state) {
     for (auto& th : pool) th.join();
   }
   state.SetItemsProcessed(state.iterations() * threads * kEach);
+  state.counters["records_per_sync"] =
+      static_cast<double>(log->stats().records_appended) / static_cast<double>(log->stats().syncs);
 }
 BENCHMARK(BM_GroupAppend)->Arg(64)->UseRealTime()->MinTime(3);
 

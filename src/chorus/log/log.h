@@ -49,7 +49,9 @@ struct Options {
   uint64_t segment_bytes = 64ull << 20;
   // Largest payload accepted; larger appends fail with kTooLarge. Hard cap: 1 GiB.
   uint32_t max_record_bytes = 64u << 20;
-  uint32_t group_delay_us = 0;
+  // kGroup: a sync leader waits up to group_delay_us for as many records as its previous group
+  // had (at most group_max_records) before it syncs.
+  uint32_t group_delay_us = 200;
   uint32_t group_max_records = 4096;
   // Prepare the next segment on a background thread. Off: prepare it inline when needed
   // (deterministic; used by the simulator).
@@ -72,6 +74,14 @@ struct SegmentInfo {
   uint64_t records = 0;
   uint64_t used_bytes = 0;  // header + records
   uint64_t file_bytes = 0;  // including preallocated space
+};
+
+// Counters since open, for metrics and benchmarks.
+struct LogStats {
+  uint64_t records_appended = 0;
+  uint64_t bytes_written = 0;
+  uint64_t syncs = 0;  // fdatasyncs of segment files
+  uint64_t segments_rolled = 0;
 };
 
 // What recovery found and did at open.
@@ -167,6 +177,7 @@ class Log {
 
   std::vector<SegmentInfo> segments() const;
   const RecoveryReport& recovery() const { return recovery_; }
+  LogStats stats() const;
   const std::string& dir() const { return dir_; }
   // Non-ok once the log has stopped after an fsync failure.
   Status health() const;
@@ -185,6 +196,8 @@ class Log {
   Status recover();
   Status recover_segment(Segment& seg, bool is_last);
   Status wait_durable(LogIndex index, std::unique_lock<std::mutex>& lock);
+  Status flush_pending(std::unique_lock<std::mutex>& lock);
+  Status ensure_written(const Location& loc, std::unique_lock<std::mutex>& lock) const;
   Status ensure_room(uint64_t bytes, std::unique_lock<std::mutex>& lock);
   Status roll_segment(std::unique_lock<std::mutex>& lock);
   Result<std::unique_ptr<File>> take_prepared_file(std::unique_lock<std::mutex>& lock);
@@ -206,11 +219,17 @@ class Log {
   std::condition_variable durable_cv_;  // durable_index_ advanced, or the log failed/closed
   std::condition_variable leader_cv_;   // more records arrived for a waiting group-commit leader
   bool leader_waiting_ = false;
+  uint64_t last_group_size_ = 1;  // records made durable by the last group sync
   std::vector<std::shared_ptr<Segment>> segments_;  // ordered by first index; last is active
   LogIndex first_index_, last_index_, durable_index_;
   uint64_t next_sequence_ = 1;
   uint64_t epoch_ = 0;  // bumped when records are removed, so readers can tell a race from damage
-  Bytes scratch_;       // encoding buffer for appends, reused under mu_
+  Bytes scratch_;       // encoding buffer for direct writes, reused under mu_
+  // Durable modes: records encoded but not yet written, to go at written_end_ of the active
+  // segment (segments_.back()->end is past them). The sync leader writes them in one pwrite.
+  Bytes pending_, spare_;
+  uint64_t written_end_ = 0;
+  LogStats stats_;
   bool sync_running_ = false;
   bool closed_ = false;
   Status failed_;

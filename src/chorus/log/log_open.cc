@@ -96,6 +96,7 @@ Status Log::recover() {
     CHORUS_TRY(segments_.back()->file->sync());
   }
   durable_index_ = last_index_;
+  written_end_ = segments_.back()->end;
   check_invariants();
   return Status::Ok();
 }
@@ -214,10 +215,10 @@ Status Log::close() {
   std::unique_lock lock(mu_);
   if (closed_) return Status::Ok();
   Status result;
-  if (!options_.read_only && failed_.ok()) {
-    durable_cv_.wait(lock, [&] { return !sync_running_; });
+  if (!options_.read_only && failed_.ok() && !segments_.empty()) {
     Segment& seg = *segments_.back();
-    result = seg.file->sync();
+    result = flush_pending(lock);
+    if (result.ok()) result = seg.file->sync();
     if (result.ok() && last_index_.value() > 0) {
       Bytes seal;
       encode_record({last_index_.value(), last_index_.value(), 0, RecordType::kSeal, 0}, {}, seal);

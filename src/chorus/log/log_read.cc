@@ -17,6 +17,13 @@ std::optional<Log::Location> Log::locate(LogIndex index) const {
   return Location{seg, seg->offsets[k], seg->record_end(k)};
 }
 
+// Readers of records still in the group-commit buffer write the buffer out first. This changes
+// no visible state, so it is allowed from const readers.
+Status Log::ensure_written(const Location& loc, std::unique_lock<std::mutex>& lock) const {
+  if (loc.segment != segments_.back() || loc.end <= written_end_) return Status::Ok();
+  return const_cast<Log*>(this)->flush_pending(lock);
+}
+
 static Status bad_record(const std::string& file, uint64_t offset, LogIndex index) {
   return Status::Corruption(file + " offset " + std::to_string(offset) + ": record " +
                             std::to_string(index.value()) + " fails its checksum");
@@ -30,6 +37,7 @@ Result<Bytes> Log::read(LogIndex index) const {
                             std::to_string(first_index_.value()) + ", " +
                             std::to_string(last_index_.value()) + "]");
   }
+  CHORUS_TRY(ensure_written(*loc, lock));
   uint64_t epoch = epoch_;
   lock.unlock();
   Bytes rec(loc->end - loc->offset);
@@ -63,6 +71,11 @@ LogIndex Log::last_index() const {
 LogIndex Log::durable_index() const {
   std::lock_guard lock(mu_);
   return durable_index_;
+}
+
+LogStats Log::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
 }
 
 std::vector<SegmentInfo> Log::segments() const {
@@ -134,6 +147,10 @@ bool Iterator::fill() {
     if (seg.record_end(mid) <= limit) lo = mid; else hi = mid - 1;
   }
   uint64_t end = seg.record_end(lo);
+  if (Status st = log_->ensure_written({loc->segment, loc->offset, end}, lock); !st.ok()) {
+    status_ = std::move(st);
+    return false;
+  }
   epoch_ = log_->epoch_;
   file_ = seg.name;
   auto segment = loc->segment;

@@ -49,30 +49,54 @@ Result<LogIndex> Log::append_batch(std::span<const ByteSpan> records) {
   if (records.empty()) return last_index_;
   CHORUS_TRY(ensure_room(bytes, lock));
   Segment& seg = *segments_.back();
-  scratch_.clear();
-  scratch_.reserve(bytes);
-  std::vector<uint32_t> offsets;
-  offsets.reserve(records.size());
+  // Durable modes buffer the encoded records; the next sync leader writes the whole buffer with
+  // one pwrite before its fdatasync. kNone (which promises the OS has the record on return) and
+  // anything past the preallocated space (where ENOSPC is possible) are written right away, so
+  // that a failure fails this call only.
+  bool direct = options_.durability == Durability::kNone || seg.end + bytes > options_.segment_bytes;
+  if (direct) CHORUS_TRY(flush_pending(lock));
+  Bytes& out = direct ? scratch_ : pending_;
+  if (direct) out.clear();
+  size_t start = out.size();
+  out.reserve(start + bytes);
+  size_t first_offset = seg.offsets.size();
   for (size_t i = 0; i < records.size(); ++i) {
-    offsets.push_back(static_cast<uint32_t>(seg.end + scratch_.size()));
+    seg.offsets.push_back(static_cast<uint32_t>(seg.end + (out.size() - start)));
     uint8_t flags = i + 1 < records.size() ? kFlagBatchContinues : 0;
-    encode_record({(last_index_ + (i + 1)).value(), durable_index_.value(), 0, RecordType::kData, flags},
-                  records[i], scratch_);
+    encode_record({(last_index_ + (i + 1)).value(), durable_index_.value(), 0, RecordType::kData,
+                   flags},
+                  records[i], out);
   }
-  Status written = seg.file->write_at(seg.end, scratch_);
-  if (!written.ok()) {
-    // Nothing of it may ever look like a record: wipe what a short write left behind.
-    if (!zero_range(*seg.file, seg.end, seg.end + scratch_.size()).ok()) return fail(written);
-    return written;
+  if (direct) {
+    Status written = seg.file->write_at(seg.end, out);
+    if (!written.ok()) {
+      seg.offsets.resize(first_offset);
+      // Nothing of it may ever look like a record: wipe what a short write left behind.
+      if (!zero_range(*seg.file, seg.end, seg.end + out.size()).ok()) return fail(written);
+      return written;
+    }
+    written_end_ = seg.end + out.size();
   }
-  seg.offsets.insert(seg.offsets.end(), offsets.begin(), offsets.end());
-  seg.end += scratch_.size();
+  seg.end += out.size() - start;
+  stats_.records_appended += records.size();
+  stats_.bytes_written += out.size() - start;
   last_index_ = last_index_ + records.size();
   LogIndex last = last_index_;
   if (options_.durability == Durability::kNone) return last;
   if (leader_waiting_) leader_cv_.notify_one();
   CHORUS_TRY(wait_durable(last, lock));
   return last;
+}
+
+// Writes the buffered records of the active segment. Requires no sync leader in flight.
+Status Log::flush_pending(std::unique_lock<std::mutex>& lock) {
+  durable_cv_.wait(lock, [&] { return !sync_running_; });
+  if (pending_.empty()) return Status::Ok();
+  Status st = segments_.back()->file->write_at(written_end_, pending_);
+  if (!st.ok()) return fail(st);  // records already handed out indexes: cannot withdraw them
+  written_end_ += pending_.size();
+  pending_.clear();
+  return Status::Ok();
 }
 
 // Group commit without a dedicated thread: the first appender that finds no sync running
@@ -86,19 +110,32 @@ Status Log::wait_durable(LogIndex index, std::unique_lock<std::mutex>& lock) {
     }
     sync_running_ = true;
     if (options_.durability == Durability::kGroup && options_.group_delay_us > 0) {
+      // Wait (bounded by the delay) until as many records are pending as the last group had:
+      // steady concurrent appenders fill each group at once, a lone appender never waits.
+      uint64_t want = std::min<uint64_t>(options_.group_max_records, last_group_size_);
       leader_waiting_ = true;
       leader_cv_.wait_for(lock, std::chrono::microseconds(options_.group_delay_us), [&] {
-        return last_index_ - durable_index_ >= options_.group_max_records || closed_;
+        return last_index_ - durable_index_ >= want || closed_;
       });
       leader_waiting_ = false;
     }
     LogIndex target = last_index_;
     std::shared_ptr<Segment> seg = segments_.back();
+    Bytes batch;
+    batch.swap(pending_);
+    pending_.swap(spare_);  // reuse the previous round's capacity
+    uint64_t at = written_end_;
     lock.unlock();
-    Status st = seg->file->sync();
+    Status st = batch.empty() ? Status::Ok() : seg->file->write_at(at, batch);
+    if (st.ok()) st = seg->file->sync();
     lock.lock();
+    if (st.ok()) written_end_ = at + batch.size();
+    batch.clear();
+    spare_.swap(batch);
     sync_running_ = false;
+    ++stats_.syncs;
     if (!st.ok()) return fail(st);
+    if (target > durable_index_) last_group_size_ = target - durable_index_;
     durable_index_ = std::max(durable_index_, target);
     durable_cv_.notify_all();
   }
@@ -120,8 +157,8 @@ Status Log::ensure_room(uint64_t bytes, std::unique_lock<std::mutex>& lock) {
 // Closes the active segment (synced, so only the last segment can ever have a torn tail) and
 // starts the next: header written and synced in the prepared file, then rename + directory sync.
 Status Log::roll_segment(std::unique_lock<std::mutex>& lock) {
-  durable_cv_.wait(lock, [&] { return !sync_running_; });
   if (!segments_.empty()) {
+    CHORUS_TRY(flush_pending(lock));
     if (Status st = segments_.back()->file->sync(); !st.ok()) return fail(st);
     durable_index_ = last_index_;
     durable_cv_.notify_all();
@@ -140,7 +177,9 @@ Status Log::roll_segment(std::unique_lock<std::mutex>& lock) {
   CHORUS_TRY(fs_->rename(tmp, join_path(dir_, seg->name)));
   if (Status synced = fs_->sync_dir(dir_); !synced.ok()) return fail(synced);
   seg->file = std::move(file);
+  written_end_ = seg->end;
   ++next_sequence_;
+  ++stats_.segments_rolled;
   segments_.push_back(std::move(seg));
   prepare_wanted_ = true;
   prealloc_cv_.notify_all();
@@ -214,7 +253,7 @@ Status Log::truncate_suffix(LogIndex from) {
     return Status::InvalidArgument("truncate_suffix(" + std::to_string(from.value()) +
                                    ") is below the first index; use reset()");
   }
-  durable_cv_.wait(lock, [&] { return !sync_running_; });
+  CHORUS_TRY(flush_pending(lock));
   ++epoch_;
   // From the back, so that a crash part-way leaves a contiguous prefix.
   while (segments_.size() > 1 && segments_.back()->first >= from) {
@@ -232,6 +271,7 @@ Status Log::truncate_suffix(LogIndex from) {
     seg.offsets.resize(keep);
     seg.end = cut;
   }
+  written_end_ = seg.end;
   last_index_ = from.prev();
   durable_index_ = std::min(durable_index_, last_index_);
   return Status::Ok();
@@ -241,7 +281,7 @@ Status Log::reset(LogIndex next) {
   if (next.value() == 0) return Status::InvalidArgument("reset: the next index must be >= 1");
   std::unique_lock lock(mu_);
   CHORUS_TRY(check_writable());
-  durable_cv_.wait(lock, [&] { return !sync_running_; });
+  CHORUS_TRY(flush_pending(lock));
   ++epoch_;
   while (!segments_.empty()) {
     CHORUS_TRY(remove_segment_file(segments_.back()->name));
