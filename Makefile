@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 RELEASE := build/release
 
-.PHONY: all deps build run test bench bench-log format sim clean
+.PHONY: all deps build run test bench bench-log format fuzz clean
 
 all: build
 
@@ -26,6 +26,11 @@ bench: bench-log
 
 bench-log: build
 	@$(RELEASE)/bench/log_bench --benchmark_counters_tabular=true $(BENCH_ARGS)
+
+# Longer fuzzing than `make test` does: FUZZ_SECONDS per target (default 600).
+fuzz: deps
+	@cmake --preset fuzz >/dev/null && cmake --build --preset fuzz --target fuzzers
+	@FUZZ_SECONDS=$${FUZZ_SECONDS:-600} ctest --test-dir build/fuzz -L fuzz --output-on-failure
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i

@@ -73,6 +73,14 @@ else
   echo "tsan build failed"; failed=$((failed + 1)); status=1
 fi
 
+# libFuzzer (clang) on every decoder, bounded by FUZZ_SECONDS per target.
+echo "== fuzz: every decoder, ${FUZZ_SECONDS:-20}s each"
+if build fuzz fuzzers; then
+  run_ctest --test-dir build/fuzz -L fuzz
+else
+  echo "fuzz build failed"; failed=$((failed + 1)); status=1
+fi
+
 echo
 echo "${passed} passed, ${failed} failed"
 exit $status
