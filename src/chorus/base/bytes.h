@@ -41,6 +41,18 @@ inline Bytes to_bytes(std::string_view s) {
   return Bytes(b.begin(), b.end());
 }
 
+// Word at a time: recovery scans whole segment tails with this.
+inline bool all_zero(ByteSpan in) {
+  size_t i = 0;
+  for (; i + 8 <= in.size(); i += 8) {
+    if (load_le<uint64_t>(in.data() + i) != 0) return false;
+  }
+  for (; i < in.size(); ++i) {
+    if (in[i] != std::byte{0}) return false;
+  }
+  return true;
+}
+
 constexpr uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 }  // namespace chorus

@@ -200,6 +200,7 @@ class Log {
   Status ensure_written(const Location& loc, std::unique_lock<std::mutex>& lock) const;
   Status ensure_room(uint64_t bytes, std::unique_lock<std::mutex>& lock);
   Status roll_segment(std::unique_lock<std::mutex>& lock);
+  Status start_segment(std::unique_lock<std::mutex>& lock);
   Result<std::unique_ptr<File>> take_prepared_file(std::unique_lock<std::mutex>& lock);
   Result<std::unique_ptr<File>> prepare_file(const std::string& path) const;
   Status remove_segment_file(const std::string& name);
@@ -231,6 +232,7 @@ class Log {
   uint64_t written_end_ = 0;
   LogStats stats_;
   bool sync_running_ = false;
+  bool rolling_ = false;  // a roll is waiting for its prepared file
   bool closed_ = false;
   Status failed_;
 

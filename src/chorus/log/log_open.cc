@@ -117,7 +117,8 @@ Status Log::recover_segment(Segment& seg, bool is_last) {
 
   uint64_t pos = kSegmentHeaderBytes;
   uint64_t max_claim = 0;
-  std::optional<size_t> open_batch;  // first record of a batch whose end has not been seen
+  constexpr size_t kNoBatch = SIZE_MAX;
+  size_t open_batch = kNoBatch;  // first record of a batch whose end has not been seen
   std::optional<uint64_t> seal_pos;
   bool bad = false;
   while (pos + kRecordHeaderBytes <= size) {
@@ -142,8 +143,10 @@ Status Log::recover_segment(Segment& seg, bool is_last) {
     if (rh->type == RecordType::kSeal) {
       seal_pos = pos;
     } else {
-      if (!open_batch && (rh->flags & kFlagBatchContinues)) open_batch = seg.offsets.size();
-      if (!(rh->flags & kFlagBatchContinues)) open_batch.reset();
+      if (open_batch == kNoBatch && (rh->flags & kFlagBatchContinues)) {
+        open_batch = seg.offsets.size();
+      }
+      if (!(rh->flags & kFlagBatchContinues)) open_batch = kNoBatch;
       seg.offsets.push_back(static_cast<uint32_t>(pos));
     }
     pos += record_size(rh->length);
@@ -169,15 +172,17 @@ Status Log::recover_segment(Segment& seg, bool is_last) {
     }
     CHORUS_TRY(scan.status());
   }
-  if (open_batch && !is_last) return corruption(path, pos, "unfinished batch in a closed segment");
-  if (open_batch) {
+  if (open_batch != kNoBatch && !is_last) {
+    return corruption(path, pos, "unfinished batch in a closed segment");
+  }
+  if (open_batch != kNoBatch) {
     // The batch's last record never reached the disk: the batch was never acknowledged.
-    if (max_claim >= (seg.first + *open_batch).value()) {
-      return corruption(path, seg.offsets[*open_batch], "claimed-durable batch is incomplete");
+    if (max_claim >= (seg.first + open_batch).value()) {
+      return corruption(path, seg.offsets[open_batch], "claimed-durable batch is incomplete");
     }
-    recovery_.records_cut += seg.count() - *open_batch;
-    pos = seg.offsets[*open_batch];
-    seg.offsets.resize(*open_batch);
+    recovery_.records_cut += seg.count() - open_batch;
+    pos = seg.offsets[open_batch];
+    seg.offsets.resize(open_batch);
     bad = true;
   }
   if (bad || tail_end > pos) {

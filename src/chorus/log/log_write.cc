@@ -47,14 +47,21 @@ Result<LogIndex> Log::append_batch(std::span<const ByteSpan> records) {
   std::unique_lock lock(mu_);
   CHORUS_TRY(check_writable());
   if (records.empty()) return last_index_;
-  CHORUS_TRY(ensure_room(bytes, lock));
-  Segment& seg = *segments_.back();
   // Durable modes buffer the encoded records; the next sync leader writes the whole buffer with
   // one pwrite before its fdatasync. kNone (which promises the OS has the record on return) and
   // anything past the preallocated space (where ENOSPC is possible) are written right away, so
   // that a failure fails this call only.
-  bool direct = options_.durability == Durability::kNone || seg.end + bytes > options_.segment_bytes;
-  if (direct) CHORUS_TRY(flush_pending(lock));
+  bool direct = false;
+  while (true) {
+    CHORUS_TRY(ensure_room(bytes, lock));
+    const Segment& active = *segments_.back();
+    direct = options_.durability == Durability::kNone || active.end + bytes > options_.segment_bytes;
+    if (!direct || (!sync_running_ && !rolling_)) break;
+    // A direct write must follow the buffered bytes; wait for the leader, then look again.
+    durable_cv_.wait(lock, [&] { return !sync_running_ && !rolling_; });
+  }
+  Segment& seg = *segments_.back();
+  if (direct) CHORUS_TRY(flush_pending(lock));  // does not wait: no leader, no roll
   Bytes& out = direct ? scratch_ : pending_;
   if (direct) out.clear();
   size_t start = out.size();
@@ -90,7 +97,7 @@ Result<LogIndex> Log::append_batch(std::span<const ByteSpan> records) {
 
 // Writes the buffered records of the active segment. Requires no sync leader in flight.
 Status Log::flush_pending(std::unique_lock<std::mutex>& lock) {
-  durable_cv_.wait(lock, [&] { return !sync_running_; });
+  durable_cv_.wait(lock, [&] { return !sync_running_ && !rolling_; });
   if (pending_.empty()) return Status::Ok();
   Status st = segments_.back()->file->write_at(written_end_, pending_);
   if (!st.ok()) return fail(st);  // records already handed out indexes: cannot withdraw them
@@ -149,9 +156,13 @@ Status Log::sync() {
 }
 
 Status Log::ensure_room(uint64_t bytes, std::unique_lock<std::mutex>& lock) {
-  const Segment& seg = *segments_.back();
-  if (seg.count() == 0 || seg.end + bytes <= options_.segment_bytes) return Status::Ok();
-  return roll_segment(lock);
+  while (true) {
+    const Segment& seg = *segments_.back();
+    if (seg.count() == 0 || seg.end + bytes <= options_.segment_bytes) return Status::Ok();
+    if (!sync_running_ && !rolling_) return roll_segment(lock);
+    // Another thread is syncing or rolling; look again once it is done (it may have rolled).
+    durable_cv_.wait(lock, [&] { return !sync_running_ && !rolling_; });
+  }
 }
 
 // Closes the active segment (synced, so only the last segment can ever have a torn tail) and
@@ -163,6 +174,15 @@ Status Log::roll_segment(std::unique_lock<std::mutex>& lock) {
     durable_index_ = last_index_;
     durable_cv_.notify_all();
   }
+  // Waiting for the prepared file releases mu_: keep other appenders from rolling meanwhile.
+  rolling_ = true;
+  Status st = start_segment(lock);
+  rolling_ = false;
+  durable_cv_.notify_all();
+  return st;
+}
+
+Status Log::start_segment(std::unique_lock<std::mutex>& lock) {
   CHORUS_ASSIGN_OR_RETURN(auto file, take_prepared_file(lock));
   auto seg = std::make_shared<Segment>();
   seg->first = last_index_.next();

@@ -81,18 +81,6 @@ std::optional<RecordHeader> decode_record(ByteSpan in) {
   return h;
 }
 
-bool all_zero(ByteSpan in) {
-  // Word-at-a-time: recovery scans whole segment tails with this.
-  size_t i = 0;
-  for (; i + 8 <= in.size(); i += 8) {
-    if (load_le<uint64_t>(in.data() + i) != 0) return false;
-  }
-  for (; i < in.size(); ++i) {
-    if (in[i] != std::byte{0}) return false;
-  }
-  return true;
-}
-
 std::string segment_file_name(uint64_t first_index) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%020llu.seg", static_cast<unsigned long long>(first_index));

@@ -100,8 +100,6 @@ std::optional<RecordHeader> decode_record(ByteSpan in);
 // Checks only the header (enough to learn the record's size); nullopt when it does not pass.
 std::optional<RecordHeader> decode_record_header(ByteSpan in);
 
-bool all_zero(ByteSpan in);
-
 std::string segment_file_name(uint64_t first_index);
 // The first index encoded in a segment file name, or nullopt for any other name.
 std::optional<uint64_t> parse_segment_file_name(std::string_view name);
