@@ -26,3 +26,11 @@ function(chorus_test name)
   add_test(NAME ${name} COMMAND ${name} --gtest_brief=1)
   set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABEL}" TIMEOUT ${ARG_TIMEOUT})
 endfunction()
+
+# chorus_pure(name): the module's sources are checked on every build by check_purity.cmake.
+function(chorus_pure name)
+  add_custom_target(${name}_purity
+    COMMAND ${CMAKE_COMMAND} -DDIRS=${CMAKE_CURRENT_SOURCE_DIR} -P ${PROJECT_SOURCE_DIR}/cmake/check_purity.cmake
+    COMMENT "Checking that ${name} stays pure")
+  add_dependencies(chorus_${name} ${name}_purity)
+endfunction()

@@ -1,0 +1,168 @@
+// Linearizable reads (thesis §6.4 ReadIndex, §6.4.1 leases, follower reads) and proposal
+// forwarding with its outcomes (thesis §6.2 / §6.3).
+#include <gtest/gtest.h>
+
+#include "cluster_harness.h"
+
+namespace chorus::raft::testing {
+namespace {
+
+const NodeId n1(1), n2(2), n3(3);
+
+size_t count(const std::deque<Message>& msgs, MessageType type) {
+  size_t n = 0;
+  for (const Message& m : msgs) n += m.type == type;
+  return n;
+}
+
+TEST(Reads, Thesis6_4_ReadIndexNeedsAHeartbeatRound) {
+  Cluster c;
+  ASSERT_TRUE(c.elect(n1));
+  c.propose(n1, "x");
+  c.stabilize();
+  ASSERT_TRUE(c.raft(n1).read_index(7).ok());
+  c.process_ready(n1);
+  EXPECT_TRUE(c.node(n1).reads.empty()) << "not before a quorum confirms leadership";
+  c.stabilize();
+  ASSERT_EQ(c.node(n1).reads.size(), 1u);
+  EXPECT_EQ(c.node(n1).reads[0].request_id, 7u);
+  EXPECT_TRUE(c.node(n1).reads[0].status.ok());
+  EXPECT_EQ(c.node(n1).reads[0].index, LogIndex(3));
+}
+
+TEST(Reads, ManyReadsShareOneHeartbeatRound) {
+  Cluster c;
+  ASSERT_TRUE(c.elect(n1));
+  const uint64_t before = c.delivered;
+  for (uint64_t id = 1; id <= 50; ++id) ASSERT_TRUE(c.raft(n1).read_index(id).ok());
+  c.process_ready(n1);
+  // Read 1 starts a round; reads 2..50 arrived while it was in flight and share the next one.
+  EXPECT_EQ(count(c.in_flight(), MessageType::kHeartbeat), 2u);
+  c.stabilize();
+  EXPECT_EQ(c.node(n1).reads.size(), 50u);
+  EXPECT_EQ(c.delivered - before, 8u) << "two rounds of 2 heartbeats + 2 replies";
+}
+
+TEST(Reads, Thesis6_4_NewLeaderWaitsForItsFirstCommit) {
+  // Elected, but stop before its no-op commits.
+  Cluster fresh;
+  Raft& f = fresh.raft(n1);
+  while (f.role() == RoleKind::kFollower) f.tick();
+  for (int i = 0; i < 20 && !f.is_leader(); ++i) {
+    fresh.process_ready(n1);
+    while (fresh.deliver_one()) {
+      fresh.process_ready(n2);
+      fresh.process_ready(n3);
+      if (f.is_leader()) break;
+    }
+  }
+  ASSERT_TRUE(f.is_leader());
+  ASSERT_EQ(f.log().committed(), LogIndex(1));
+  ASSERT_TRUE(f.read_index(1).ok());
+  fresh.stabilize();
+  ASSERT_EQ(fresh.node(n1).reads.size(), 1u);
+  EXPECT_GE(fresh.node(n1).reads[0].index, LogIndex(2)) << "read index includes the no-op";
+}
+
+TEST(Reads, FollowerReadIsForwardedAndAnsweredWithTheIndex) {
+  Cluster c;
+  ASSERT_TRUE(c.elect(n1));
+  c.propose(n1, "x");
+  c.stabilize();
+  ASSERT_TRUE(c.raft(n2).read_index(42).ok());
+  c.stabilize();
+  ASSERT_EQ(c.node(n2).reads.size(), 1u);
+  EXPECT_EQ(c.node(n2).reads[0].request_id, 42u);
+  EXPECT_EQ(c.node(n2).reads[0].index, LogIndex(3));
+  EXPECT_TRUE(c.node(n2).reads[0].status.ok());
+}
+
+TEST(Reads, ReadWithoutLeaderFailsAtOnce) {
+  Cluster c;
+  Status s = c.raft(n2).read_index(1);
+  EXPECT_EQ(s.code(), StatusCode::kNotLeader);
+}
+
+TEST(Reads, Thesis6_4_1_LeaseReadNeedsNoMessages) {
+  Cluster c(ClusterOptions{.tweak = [](Config& cfg) { cfg.lease_reads = true; }});
+  ASSERT_TRUE(c.elect(n1));
+  c.run(1);  // a heartbeat round acknowledged by a quorum starts the lease
+  ASSERT_TRUE(c.raft(n1).read_index(5).ok());
+  c.process_ready(n1);
+  ASSERT_EQ(c.node(n1).reads.size(), 1u) << "served from the lease";
+  EXPECT_EQ(count(c.in_flight(), MessageType::kHeartbeat), 0u);
+}
+
+TEST(Reads, LeaseExpiresWhenPartitioned) {
+  Cluster c(ClusterOptions{.tweak = [](Config& cfg) {
+    cfg.lease_reads = true;
+    cfg.election_tick = 20;
+  }});
+  ASSERT_TRUE(c.elect(n1));
+  c.run(1);
+  c.isolate(n1);
+  c.run(19);  // the lease is election_tick - drift = 18 ticks long
+  ASSERT_TRUE(c.raft(n1).is_leader());
+  ASSERT_TRUE(c.raft(n1).read_index(9).ok());
+  c.stabilize();
+  EXPECT_TRUE(c.node(n1).reads.empty()) << "lease expired: needs a round, which cannot complete";
+  c.run(25);  // check-quorum steps down: the pending read fails, definitely
+  ASSERT_EQ(c.node(n1).reads.size(), 1u);
+  EXPECT_FALSE(c.node(n1).reads[0].status.ok());
+}
+
+TEST(Forwarding, FollowerProposalCommitsAndReportsItsIndex) {
+  Cluster c;
+  ASSERT_TRUE(c.elect(n1));
+  ProposalId id = c.propose(n2, "from-follower");
+  c.stabilize();
+  auto r = c.result(n2, id);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->outcome, ProposalOutcome::kCommitted);
+  EXPECT_EQ(r->index, LogIndex(3));
+  EXPECT_EQ(c.node(n3).state, std::vector<std::string>{"from-follower"});
+}
+
+TEST(Forwarding, NoLeaderIsADefiniteImmediateFailure) {
+  Cluster c;
+  auto r = c.raft(n2).propose(to_bytes("x"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kNotLeader);
+}
+
+TEST(Forwarding, RefusedByTheLeaderIsDefinite) {
+  Cluster c;
+  ASSERT_TRUE(c.elect(n1));
+  ASSERT_TRUE(c.raft(n1).transfer_leadership(n3).ok());  // the leader refuses proposals now
+  c.drop_if = [](Message& m) { return m.type == MessageType::kTimeoutNow; };
+  ProposalId id = c.propose(n2, "x");
+  c.stabilize();
+  auto r = c.result(n2, id);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->outcome, ProposalOutcome::kFailedDefinite);
+}
+
+TEST(Forwarding, LostForwardIsReportedIndefinite) {
+  Cluster c;
+  ASSERT_TRUE(c.elect(n1));
+  c.drop_if = [](Message& m) { return m.type == MessageType::kPropose; };
+  ProposalId id = c.propose(n2, "x");
+  c.run(2 * 10 + 2);
+  auto r = c.result(n2, id);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->outcome, ProposalOutcome::kFailedIndefinite);
+}
+
+TEST(Forwarding, LeaderLossAfterAppendIsIndefinite) {
+  Cluster c;
+  ASSERT_TRUE(c.elect(n1));
+  c.isolate(n1);
+  ProposalId id = c.propose(n1, "maybe");
+  c.run(25);  // check-quorum: the leader steps down
+  auto r = c.result(n1, id);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->outcome, ProposalOutcome::kFailedIndefinite);
+}
+
+}  // namespace
+}  // namespace chorus::raft::testing
