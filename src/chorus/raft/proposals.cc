@@ -56,7 +56,9 @@ Result<ProposalId> Raft::propose_batch(std::vector<Bytes> batch) {
     append_as_leader(std::move(entries));
   } else {
     for (const Entry& e : entries) pending_proposals_[e.proposal] = {false, {}, {}, now_};
-    send(Message{.type = MessageType::kPropose, .to = leader_, .entries = std::move(entries)});
+    // log_term names the term of the leader it is meant for: no other leader may append it.
+    send(Message{.type = MessageType::kPropose, .to = leader_, .log_term = term_,
+                 .entries = std::move(entries)});
   }
   return first;
 }
@@ -71,9 +73,17 @@ void Raft::handle_propose(const Message& m) {
       status = Status::InvalidArgument("forwarded entries must be normal and name their origin");
     }
   }
+  if (status.ok() && (!is_leader() || m.log_term != term_)) {
+    // A copy delivered late (a retransmission, a duplicating network) to a leader it was not
+    // meant for must not enter a log: its proposer may have been told it definitely failed.
+    status = Status(StatusCode::kNotLeader, "not the leader of the term it was forwarded in");
+  }
   if (status.ok()) {
-    status = is_leader() ? check_can_propose(m.entries.size(), largest)
-                         : Status(StatusCode::kNotLeader, "not the leader");
+    // Exactly once per leader term: a duplicate was already answered (appended or refused).
+    auto& seen = leader_state().forwarded_seen[m.from];
+    if (!seen.insert(m.entries.front().proposal).second) return;
+    if (seen.size() > kForwardedSeenMax) seen.erase(seen.begin());
+    status = check_can_propose(m.entries.size(), largest);
   }
   Message resp{.type = MessageType::kProposeResp,
                .to = m.from,

@@ -14,6 +14,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <optional>
 #include <variant>
 #include <vector>
@@ -147,7 +148,11 @@ struct Leader {
   std::deque<PendingRead> reads;  // awaiting a round (thesis §6.4)
   std::vector<PendingRead> reads_before_commit;  // until an entry of this term commits
   bool committed_in_term = false;
+  // Forwarded proposals received this term, per origin (first id of each batch), so a duplicate
+  // copy is never appended twice. Bounded by kForwardedSeenMax per origin (oldest dropped).
+  std::map<NodeId, std::set<ProposalId>> forwarded_seen;
 };
+inline constexpr size_t kForwardedSeenMax = 1 << 16;
 using Role = std::variant<Follower, PreCandidate, Candidate, Leader>;
 
 class Raft {

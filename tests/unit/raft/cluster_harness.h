@@ -90,6 +90,9 @@ class Cluster {
   // Called on every message about to be delivered: returns true to drop it; may also edit it.
   std::function<bool(Message&)> drop_if;
 
+  // Queues a message as if the network carried it (duplicates, replays, misdeliveries).
+  void inject(Message m) { network_.push_back(std::move(m)); }
+
   // Proposes on `id` and returns the id (asserting success).
   ProposalId propose(NodeId id, const std::string& data);
   std::optional<ProposalResult> result(NodeId id, ProposalId proposal) const;

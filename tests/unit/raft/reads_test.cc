@@ -2,6 +2,8 @@
 // forwarding with its outcomes (thesis §6.2 / §6.3).
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "cluster_harness.h"
 
 namespace chorus::raft::testing {
@@ -121,6 +123,50 @@ TEST(Forwarding, FollowerProposalCommitsAndReportsItsIndex) {
   EXPECT_EQ(r->outcome, ProposalOutcome::kCommitted);
   EXPECT_EQ(r->index, LogIndex(3));
   EXPECT_EQ(c.node(n3).state, std::vector<std::string>{"from-follower"});
+}
+
+// Regression (chorus-sim seed 5): a duplicated kPropose was appended twice, so one write was
+// applied at two indexes and a later read saw an old value again.
+TEST(Forwarding, DuplicatedForwardIsAppendedOnce) {
+  Cluster c;
+  ASSERT_TRUE(c.elect(n1));
+  bool duplicated = false;
+  c.drop_if = [&](Message& m) {
+    if (m.type == MessageType::kPropose && !duplicated) {
+      duplicated = true;
+      c.inject(m);  // the network delivers it twice
+    }
+    return false;
+  };
+  ProposalId id = c.propose(n2, "once");
+  c.stabilize();
+  c.drop_if = nullptr;
+  ASSERT_EQ(c.result(n2, id)->outcome, ProposalOutcome::kCommitted);
+  EXPECT_EQ(c.node(n3).state, std::vector<std::string>{"once"});
+}
+
+// A forward that reaches a leader of another term (delayed past an election) is refused, so a
+// proposal its proposer was told definitely failed can never commit later.
+TEST(Forwarding, LateForwardToANewLeaderIsRefused) {
+  Cluster c;
+  ASSERT_TRUE(c.elect(n1));
+  std::optional<Message> held;
+  c.drop_if = [&](Message& m) {
+    if (m.type != MessageType::kPropose) return false;
+    held = m;
+    return true;
+  };
+  c.propose(n2, "late");
+  c.stabilize();
+  ASSERT_TRUE(held.has_value());
+  c.drop_if = nullptr;
+  c.crash(n1);
+  for (int i = 0; i < 60 && c.leader() == kNoNode; ++i) c.run(1);
+  ASSERT_NE(c.leader(), kNoNode);
+  held->to = c.leader();
+  c.inject(*held);
+  c.stabilize();
+  for (NodeId id : c.ids()) EXPECT_TRUE(c.node(id).state.empty()) << "n" << id;
 }
 
 TEST(Forwarding, NoLeaderIsADefiniteImmediateFailure) {
