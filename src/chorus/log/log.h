@@ -110,7 +110,11 @@ class Iterator {
   LogIndex next_, to_, index_;
   ByteSpan data_;
   Bytes buf_;
-  size_t pos_ = 0, len_ = 0;
+  // Where each buffered record starts (from the segment's index): records need not be
+  // contiguous, since a truncation leaves superseded records between live ones.
+  std::vector<uint32_t> starts_;
+  size_t next_start_ = 0;
+  size_t len_ = 0;
   uint64_t epoch_ = 0;
   std::string file_;  // segment file of the buffered records, for error messages
   uint64_t buf_offset_ = 0;  // file offset of buf_[0]
@@ -167,7 +171,8 @@ class Log {
   // Drops every whole segment whose records all have index <= upto (e.g. below a snapshot).
   // Records of a partly covered segment stay readable; first_index() tells what is left.
   Status trim_prefix(LogIndex upto);
-  // Removes records with index >= from (durably, before it returns).
+  // Removes records with index >= from; the next append gets index `from`. Durable on return
+  // in kAlways/kGroup (a crash before that leaves the old records, as if it had not happened).
   Status truncate_suffix(LogIndex from);
   // Removes every record; the next append gets index `next` (a follower installing a snapshot).
   Status reset(LogIndex next);

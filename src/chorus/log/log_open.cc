@@ -133,14 +133,21 @@ Status Log::recover_segment(Segment& seg, bool is_last) {
     ByteSpan rec = scan.get(pos, record_size(rh->length));
     CHORUS_TRY(scan.status());
     LogIndex expected = seg.first + seg.count();
-    bool index_ok = rh->type == RecordType::kData ? rh->index == expected.value()
-                                                  : rh->index == expected.prev().value();
+    bool index_ok = rh->type == RecordType::kData   ? rh->index == expected.value()
+                    : rh->type == RecordType::kSeal ? rh->index == expected.prev().value()
+                                                    : rh->index >= seg.first.value() &&
+                                                          rh->index <= expected.value();
     if (!decode_record(rec) || !index_ok) {
       bad = true;
       break;
     }
     max_claim = std::max(max_claim, rh->synced_index);
-    if (rh->type == RecordType::kSeal) {
+    if (rh->type == RecordType::kTruncate) {
+      // Everything from its index on is void, and so is any claim about it.
+      seg.offsets.resize(rh->index - seg.first.value());
+      max_claim = std::min(max_claim, rh->index - 1);
+      open_batch = kNoBatch;
+    } else if (rh->type == RecordType::kSeal) {
       seal_pos = pos;
     } else {
       if (open_batch == kNoBatch && (rh->flags & kFlagBatchContinues)) {

@@ -111,17 +111,17 @@ Iterator::Iterator(const Log* log, LogIndex from, LogIndex to)
 
 bool Iterator::next() {
   if (!status_.ok() || next_ > to_) return false;
-  if (pos_ >= len_ && !fill()) return false;
-  auto h = decode_record(ByteSpan(buf_.data() + pos_, len_ - pos_));
+  if (next_start_ >= starts_.size() && !fill()) return false;
+  const size_t pos = starts_[next_start_++];
+  auto h = pos < len_ ? decode_record(ByteSpan(buf_.data() + pos, len_ - pos)) : std::nullopt;
   if (!h || h->index != next_.value() || h->type != RecordType::kData) {
     std::lock_guard lock(log_->mu_);
     status_ = epoch_ != log_->epoch_ ? Status::Aborted("records removed while iterating")
-                                     : bad_record(file_, buf_offset_ + pos_, next_);
+                                     : bad_record(file_, buf_offset_ + pos, next_);
     return false;
   }
   index_ = next_;
-  data_ = ByteSpan(buf_.data() + pos_ + kRecordHeaderBytes, h->length);
-  pos_ += record_size(h->length);
+  data_ = ByteSpan(buf_.data() + pos + kRecordHeaderBytes, h->length);
   next_ = next_.next();
   return true;
 }
@@ -147,6 +147,9 @@ bool Iterator::fill() {
     if (seg.record_end(mid) <= limit) lo = mid; else hi = mid - 1;
   }
   uint64_t end = seg.record_end(lo);
+  starts_.clear();
+  for (size_t i = k; i <= lo; ++i) starts_.push_back(static_cast<uint32_t>(seg.offsets[i] - loc->offset));
+  next_start_ = 0;
   if (Status st = log_->ensure_written({loc->segment, loc->offset, end}, lock); !st.ok()) {
     status_ = std::move(st);
     return false;
@@ -162,7 +165,6 @@ bool Iterator::fill() {
     return false;
   }
   buf_offset_ = loc->offset;
-  pos_ = 0;
   len_ = *n;
   return true;
 }

@@ -282,18 +282,24 @@ Status Log::truncate_suffix(LogIndex from) {
   }
   Segment& seg = *segments_.back();
   if (seg.contains(from)) {
-    size_t keep = from - seg.first;
-    uint64_t cut = seg.offsets[keep];
-    // Zeroed durably: a stale record left past the new end could pass for a valid one later.
-    Status st = zero_range(*seg.file, cut, seg.end);
-    if (st.ok()) st = seg.file->sync();
-    if (!st.ok()) return fail(st);
-    seg.offsets.resize(keep);
-    seg.end = cut;
+    // Appended, not overwritten in place: a crash tears an append only at the tail (where
+    // recovery cuts it and the old records stand), while a torn in-place overwrite would leave
+    // damaged records between valid ones.
+    Bytes marker;
+    uint64_t claim = std::min(durable_index_, from.prev()).value();
+    encode_record({from.value(), claim, 0, RecordType::kTruncate, 0}, {}, marker);
+    Status st = seg.file->write_at(seg.end, marker);
+    if (!st.ok()) return zero_range(*seg.file, seg.end, seg.end + marker.size()).ok() ? st : fail(st);
+    seg.end += marker.size();
+    seg.offsets.resize(from - seg.first);
   }
   written_end_ = seg.end;
   last_index_ = from.prev();
   durable_index_ = std::min(durable_index_, last_index_);
+  if (options_.durability == Durability::kNone) return Status::Ok();
+  if (Status st = seg.file->sync(); !st.ok()) return fail(st);  // no leader runs: we hold mu_
+  ++stats_.syncs;
+  durable_index_ = last_index_;
   return Status::Ok();
 }
 

@@ -59,8 +59,8 @@ std::optional<RecordHeader> decode_record_header(ByteSpan in) {
   h.length = load_le<uint32_t>(p + 16);
   auto type = static_cast<uint8_t>(p[20]);
   h.flags = static_cast<uint8_t>(p[21]);
-  if (type != static_cast<uint8_t>(RecordType::kData) &&
-      type != static_cast<uint8_t>(RecordType::kSeal)) {
+  if (type < static_cast<uint8_t>(RecordType::kData) ||
+      type > static_cast<uint8_t>(RecordType::kTruncate)) {
     return std::nullopt;
   }
   h.type = static_cast<RecordType>(type);

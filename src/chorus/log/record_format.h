@@ -31,10 +31,13 @@
 //              open fails).
 //   flags bit 0 (kFlagBatchContinues): a later record of the same batch/transaction follows.
 //              A batch whose last record is missing was never acknowledged and is cut whole.
-//   type:    kData, or kSeal: written by close() after a final sync, with synced index = last
+//   type:    kData; kSeal: written by close() after a final sync, with synced index = last
 //            index. A log that ends with a seal was closed cleanly: every record is claimed
 //            durable and any non-zero byte after the seal is corruption. Opening for writing
 //            erases the seal (zeros + sync) before the first append.
+//            kTruncate (index = i): truncate_suffix(i) — the records of this segment with index
+//            >= i before it are void and the next record has index i. Truncation appends
+//            rather than overwrites, so a crash can only tear it at the tail like any append.
 //
 // An all-zero record header marks the end of the written part of a segment.
 #pragma once
@@ -60,7 +63,7 @@ inline constexpr size_t kRecordAlign = 8;
 // The documented hard maximum payload of one record (Options::max_record_bytes may be lower).
 inline constexpr uint32_t kMaxRecordPayloadBytes = 1u << 30;
 
-enum class RecordType : uint8_t { kData = 1, kSeal = 2 };
+enum class RecordType : uint8_t { kData = 1, kSeal = 2, kTruncate = 3 };
 inline constexpr uint8_t kFlagBatchContinues = 1;
 
 static_assert(kSegmentHeaderBytes % kRecordAlign == 0);

@@ -161,9 +161,7 @@ Result<raft::Bootstrap> RaftStorage::load() {
   ++incarnation_;
   b.incarnation = incarnation_;
   b.hard_state = hard_state_;
-  // The commit index saved may be behind what the log holds, never ahead of the snapshot.
-  b.hard_state.commit = std::max(b.hard_state.commit, snapshot_.index);
-  CHORUS_TRY(save_hard_state(b.hard_state, true));
+  CHORUS_TRY(drop_log_not_following_snapshot());
   LogIndex from = std::max(log_->first_index(), snapshot_.index.next());
   auto it = log_->iterate(from, log_->last_index());
   while (it.next()) {
@@ -180,7 +178,27 @@ Result<raft::Bootstrap> RaftStorage::load() {
                               std::to_string(b.entries.front().index.value()) +
                               " but the snapshot ends at " + std::to_string(snapshot_.index.value()));
   }
+  // The saved commit index is never behind the snapshot, nor past what the log holds.
+  LogIndex last = b.entries.empty() ? snapshot_.index : b.entries.back().index;
+  b.hard_state.commit = std::clamp(b.hard_state.commit, snapshot_.index, last);
+  CHORUS_TRY(save_hard_state(b.hard_state, true));
   return b;
+}
+
+// A crash while install_snapshot() reset the log can leave old segments behind: entries after the
+// snapshot index from a history the snapshot replaced. They are kept only if the log holds the
+// snapshot's own last entry (same index and term) or starts right after it.
+Status RaftStorage::drop_log_not_following_snapshot() {
+  if (snapshot_.index.value() == 0 || log_->last_index() <= snapshot_.index) return Status::Ok();
+  if (log_->first_index() == snapshot_.index.next()) return Status::Ok();
+  if (log_->first_index() <= snapshot_.index) {
+    auto rec = log_->read(snapshot_.index);
+    if (rec.ok()) {
+      auto e = raft::decode_entry(*rec);
+      if (e.ok() && e->term == snapshot_.term) return Status::Ok();
+    }
+  }
+  return log_->reset(snapshot_.index.next());
 }
 
 Status RaftStorage::write(const std::optional<raft::HardState>& hs,

@@ -71,6 +71,7 @@ class RaftStorage {
   Status save_hard_state(const raft::HardState& hs, bool sync);
   Status sync_hard_state();
   Status load_snapshot();
+  Status drop_log_not_following_snapshot();
   std::string snapshot_path(const raft::SnapshotMeta& meta, bool incoming) const;
   Status remove_other_snapshots(const std::string& keep);
 

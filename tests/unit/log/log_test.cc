@@ -163,6 +163,28 @@ TEST(Log, TruncateSuffixRewritesIndexesDurably) {
   EXPECT_EQ(str(*log->read(LogIndex(499))), "record-499");
 }
 
+// Regression: the iterator read records back to back, so after a truncation it returned the
+// superseded record that still sits in the segment instead of its replacement.
+TEST(Log, IteratorSkipsRecordsSupersededByATruncation) {
+  TempDir t;
+  for (int reopen = 0; reopen < 2; ++reopen) {
+    auto log = open_ok(t.sub("l" + std::to_string(reopen)), small(Durability::kNone));
+    std::vector<Bytes> abc{to_bytes("a"), to_bytes("b"), to_bytes("c")};
+    ASSERT_TRUE(log->append_batch(abc).ok());
+    ASSERT_TRUE(log->truncate_suffix(LogIndex(2)).ok());
+    ASSERT_TRUE(log->append(as_bytes("B")).ok());
+    if (reopen) {
+      log.reset();
+      log = open_ok(t.sub("l1"), small(Durability::kNone));
+    }
+    std::vector<std::string> seen;
+    for (auto it = log->iterate(LogIndex(1), LogIndex(9)); it.next();) {
+      seen.emplace_back(as_string_view(it.data()));
+    }
+    EXPECT_EQ(seen, (std::vector<std::string>{"a", "B"})) << "reopen " << reopen;
+  }
+}
+
 TEST(Log, ResetStartsAfterASnapshot) {
   TempDir t;
   {
