@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 RELEASE := build/release
 
-.PHONY: all deps build run test bench bench-log format fuzz clean
+.PHONY: all deps build run test bench bench-log format fuzz sim clean
 
 all: build
 
@@ -26,6 +26,12 @@ bench: bench-log
 
 bench-log: build
 	@$(RELEASE)/bench/log_bench --benchmark_counters_tabular=true $(BENCH_ARGS)
+
+# A long simulator campaign: `make sim SEEDS=100000 [FIRST=1]`; prints fault counts by kind.
+SEEDS ?= 10000
+FIRST ?= 1
+sim: build
+	@$(RELEASE)/tests/sim/chorus-sim --seeds=$(FIRST):$(SEEDS)
 
 # Longer fuzzing than `make test` does: FUZZ_SECONDS per target (default 600).
 fuzz: deps

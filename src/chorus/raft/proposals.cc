@@ -73,13 +73,13 @@ void Raft::handle_propose(const Message& m) {
       status = Status::InvalidArgument("forwarded entries must be normal and name their origin");
     }
   }
-  if (status.ok() && (!is_leader() || m.log_term != term_)) {
-    // A copy delivered late (a retransmission, a duplicating network) to a leader it was not
-    // meant for must not enter a log: its proposer may have been told it definitely failed.
-    status = Status(StatusCode::kNotLeader, "not the leader of the term it was forwarded in");
-  }
   if (status.ok()) {
-    // Exactly once per leader term: a duplicate was already answered (appended or refused).
+    // Only the leader of the term it was forwarded in may append it, and it answers only the
+    // first copy. Any other copy (a duplicating network, a late retransmission) gets no answer
+    // at all: a refusal would tell the proposer "definitely not appended" while the first copy
+    // may have been. The proposer resolves silence as "may have happened" when its leader changes
+    // or the forward times out.
+    if (!is_leader() || m.log_term != term_) return;
     auto& seen = leader_state().forwarded_seen[m.from];
     if (!seen.insert(m.entries.front().proposal).second) return;
     if (seen.size() > kForwardedSeenMax) seen.erase(seen.begin());

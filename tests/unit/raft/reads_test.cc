@@ -145,9 +145,9 @@ TEST(Forwarding, DuplicatedForwardIsAppendedOnce) {
   EXPECT_EQ(c.node(n3).state, std::vector<std::string>{"once"});
 }
 
-// A forward that reaches a leader of another term (delayed past an election) is refused, so a
-// proposal its proposer was told definitely failed can never commit later.
-TEST(Forwarding, LateForwardToANewLeaderIsRefused) {
+// A forward that reaches a leader of another term (delayed past an election) is not appended,
+// so a proposal its proposer was told definitely failed can never commit later.
+TEST(Forwarding, LateForwardToANewLeaderIsNotAppended) {
   Cluster c;
   ASSERT_TRUE(c.elect(n1));
   std::optional<Message> held;
@@ -167,6 +167,34 @@ TEST(Forwarding, LateForwardToANewLeaderIsRefused) {
   c.inject(*held);
   c.stabilize();
   for (NodeId id : c.ids()) EXPECT_TRUE(c.node(id).state.empty()) << "n" << id;
+}
+
+// Regression (chorus-sim seed 33): the first copy of a duplicated forward was appended; the
+// second reached the same node after it had lost leadership and was refused, and the refusal
+// made the proposer report a definite failure for a write that then committed.
+TEST(Forwarding, LateDuplicateAfterLeadershipLossIsNeverADefiniteFailure) {
+  Cluster c;
+  ASSERT_TRUE(c.elect(n1));
+  std::optional<Message> copy;
+  c.drop_if = [&](Message& m) {
+    if (m.type == MessageType::kPropose && !copy) copy = m;
+    // The acknowledgement is lost and the entry stays on n1 alone (uncommitted).
+    return m.type == MessageType::kProposeResp || (m.from == n1 && m.type == MessageType::kAppend);
+  };
+  ProposalId id = c.propose(n2, "w");
+  c.stabilize();
+  ASSERT_TRUE(copy.has_value());
+  ASSERT_EQ(c.raft(n1).log().last_index(), LogIndex(3)) << "n1 appended the forwarded entry";
+  c.isolate(n1);  // check-quorum: n1 steps down, still holding the entry; n2 has not noticed
+  for (int i = 0; i < 60 && c.raft(n1).is_leader(); ++i) c.tick(n1);
+  ASSERT_FALSE(c.raft(n1).is_leader());
+  c.heal();
+  c.drop_if = [&](Message& m) { return m.from == n1 && m.type != MessageType::kProposeResp; };
+  c.inject(*copy);  // the duplicate reaches n1 late
+  c.stabilize();
+  auto r = c.result(n2, id);
+  EXPECT_FALSE(r && r->outcome == ProposalOutcome::kFailedDefinite)
+      << "an entry in n1's log (it may still commit) was reported as definitely failed";
 }
 
 TEST(Forwarding, NoLeaderIsADefiniteImmediateFailure) {
