@@ -18,7 +18,9 @@
 //
 // Failure: an fdatasync error is fatal. The log enters a failed state, every later call returns
 // kFailed, and nothing is acknowledged after it (it is never retried: see base/file_system.h).
-// A failed write (ENOSPC, short write) fails that call only; nothing of it becomes visible.
+// A failed direct write (kNone, or a batch past the preallocated space) and ENOSPC while
+// preparing a segment fail that call only; nothing of it becomes visible. In kAlways/kGroup a
+// failed group write stops the log like an fsync error (its records already have indexes).
 //
 // Thread safety: every method may be called from any thread. Appends are serialized; readers
 // and iterators run concurrently with the writer.
@@ -198,18 +200,24 @@ class Log {
   friend class Iterator;
 
   Log(std::string dir, Options options, FileSystem* fs);
+  // A range of the last segment that recovery zeroes (torn tail, seal) once all checks passed.
+  struct TailRepair {
+    uint64_t from = 0, to = 0;
+  };
   Status recover();
-  Status recover_segment(Segment& seg, bool is_last);
+  Status read_segment_header(Segment& seg);
+  Status recover_segment(Segment& seg, bool is_last, TailRepair& repair);
   Status wait_durable(LogIndex index, std::unique_lock<std::mutex>& lock);
   Status flush_pending(std::unique_lock<std::mutex>& lock);
   Status ensure_written(const Location& loc, std::unique_lock<std::mutex>& lock) const;
   Status ensure_room(uint64_t bytes, std::unique_lock<std::mutex>& lock);
   Status roll_segment(std::unique_lock<std::mutex>& lock);
-  Status start_segment(std::unique_lock<std::mutex>& lock);
+  Status start_segment(std::unique_lock<std::mutex>& lock, bool supersedes = false);
   Result<std::unique_ptr<File>> take_prepared_file(std::unique_lock<std::mutex>& lock);
   Result<std::unique_ptr<File>> prepare_file(const std::string& path) const;
   Status remove_segment_file(const std::string& name);
   Status zero_range(File& file, uint64_t from, uint64_t to);
+  Status wipe_failed_write(Segment& seg, uint64_t bytes);
   Status check_writable() const;
   Status fail(Status cause);
   std::optional<Location> locate(LogIndex index) const;  // requires mu_

@@ -42,7 +42,10 @@ Result<std::unique_ptr<Log>> Log::open(const std::string& dir, Options options) 
     if (!lock.ok()) return lock.status().Annotate("log " + dir + " is open in another writer");
     log->dir_lock_ = std::move(lock).value();
   }
-  CHORUS_TRY(log->recover());
+  if (Status st = log->recover(); !st.ok()) {
+    log->closed_ = true;  // nothing to seal: the destructor must not touch a half-opened log
+    return st;
+  }
   if (!options.read_only && options.background_preallocate) {
     log->prepare_wanted_ = true;
     log->prealloc_thread_ = std::thread([raw = log.get()] { raw->preallocator_loop(); });
@@ -63,20 +66,42 @@ Status Log::recover() {
       CHORUS_TRY(fs_->remove_file(join_path(dir_, name)));
     }
   }
+  for (auto& seg : segments_) {
+    CHORUS_TRY(read_segment_header(*seg));
+    next_sequence_ = std::max(next_sequence_, seg->sequence + 1);
+  }
+  // A reset() that crashed after creating its new segment: everything older is void.
+  uint64_t void_below = 0;
+  for (const auto& seg : segments_) {
+    if (seg->supersedes) void_below = std::max(void_below, seg->sequence);
+  }
+  std::vector<std::string> voided;
+  std::erase_if(segments_, [&](const auto& seg) {
+    if (seg->sequence >= void_below) return false;
+    voided.push_back(seg->name);
+    return true;
+  });
   std::sort(segments_.begin(), segments_.end(),
             [](const auto& a, const auto& b) { return a->first < b->first; });
+  // Verify everything before changing anything: a failed open leaves the directory as it was.
+  TailRepair repair;
   for (size_t i = 0; i < segments_.size(); ++i) {
     Segment& seg = *segments_[i];
-    std::string path = join_path(dir_, seg.name);
-    CHORUS_ASSIGN_OR_RETURN(
-        seg.file, fs_->open(path, options_.read_only ? OpenMode::kReadOnly : OpenMode::kReadWrite));
-    CHORUS_TRY(recover_segment(seg, i + 1 == segments_.size()));
+    CHORUS_TRY(recover_segment(seg, i + 1 == segments_.size(), repair));
     if (i > 0 && seg.first != segments_[i - 1]->last().next()) {
-      return Status::Corruption(path + ": starts at index " + std::to_string(seg.first.value()) +
+      return Status::Corruption(join_path(dir_, seg.name) + ": starts at index " +
+                                std::to_string(seg.first.value()) +
                                 " but the previous segment ends at " +
                                 std::to_string(segments_[i - 1]->last().value()));
     }
-    next_sequence_ = std::max(next_sequence_, seg.sequence + 1);
+  }
+  if (!options_.read_only) {
+    for (const auto& name : voided) CHORUS_TRY(fs_->remove_file(join_path(dir_, name)));
+    if (!voided.empty()) CHORUS_TRY(fs_->sync_dir(dir_));
+    if (repair.to > repair.from) {
+      CHORUS_TRY(zero_range(*segments_.back()->file, repair.from, repair.to));
+      CHORUS_TRY(segments_.back()->file->sync());
+    }
   }
   if (segments_.empty()) {
     if (options_.read_only) {
@@ -101,20 +126,29 @@ Status Log::recover() {
   return Status::Ok();
 }
 
-Status Log::recover_segment(Segment& seg, bool is_last) {
+Status Log::read_segment_header(Segment& seg) {
   const std::string path = join_path(dir_, seg.name);
-  CHORUS_ASSIGN_OR_RETURN(uint64_t size, seg.file->size());
-  SegmentScanner scan(*seg.file, size, std::max<size_t>(options_.read_buffer_bytes, 4096));
-  ByteSpan hb = scan.get(0, kSegmentHeaderBytes);
-  CHORUS_TRY(scan.status());
-  auto header = hb.size() == kSegmentHeaderBytes ? decode_segment_header(hb.data()) : std::nullopt;
+  CHORUS_ASSIGN_OR_RETURN(
+      seg.file, fs_->open(path, options_.read_only ? OpenMode::kReadOnly : OpenMode::kReadWrite));
+  std::byte hb[kSegmentHeaderBytes];
+  CHORUS_ASSIGN_OR_RETURN(size_t n, seg.file->read_at(0, hb));
+  auto header = n == kSegmentHeaderBytes ? decode_segment_header(hb) : std::nullopt;
   if (!header) return corruption(path, 0, "bad segment header");
   if (header->first_index != seg.first.value()) {
     return corruption(path, 0, "segment header names first index " +
                                    std::to_string(header->first_index));
   }
   seg.sequence = header->sequence;
+  seg.supersedes = (header->flags & kSegmentSupersedes) != 0;
+  return Status::Ok();
+}
 
+// Scans one segment (its header already read), rebuilding its offset index. Changes nothing on
+// disk: what the last segment needs zeroed (a torn tail, a seal) is returned in `repair`.
+Status Log::recover_segment(Segment& seg, bool is_last, TailRepair& repair) {
+  const std::string path = join_path(dir_, seg.name);
+  CHORUS_ASSIGN_OR_RETURN(uint64_t size, seg.file->size());
+  SegmentScanner scan(*seg.file, size, std::max<size_t>(options_.read_buffer_bytes, 4096));
   uint64_t pos = kSegmentHeaderBytes;
   uint64_t max_claim = 0;
   constexpr size_t kNoBatch = SIZE_MAX;
@@ -195,20 +229,14 @@ Status Log::recover_segment(Segment& seg, bool is_last) {
   if (bad || tail_end > pos) {
     recovery_.torn_tail_cut = true;
     recovery_.torn_tail_offset = pos;
-    if (!options_.read_only) {
-      CHORUS_TRY(zero_range(*seg.file, pos, std::max(tail_end, pos)));
-      CHORUS_TRY(seg.file->sync());
-    }
+    repair = {pos, std::max(tail_end, pos)};
   }
   seg.end = pos;
   if (seal_pos && is_last) {
+    // Erased before any append, so that a seal only ever ends a cleanly closed log.
     recovery_.clean_shutdown = true;
     seg.end = *seal_pos;
-    if (!options_.read_only) {
-      // Erased before any append, so that a seal only ever ends a cleanly closed log.
-      CHORUS_TRY(zero_range(*seg.file, *seal_pos, pos));
-      CHORUS_TRY(seg.file->sync());
-    }
+    repair = {*seal_pos, pos};
   }
   return Status::Ok();
 }

@@ -7,7 +7,7 @@
 namespace chorus::log {
 
 std::optional<Log::Location> Log::locate(LogIndex index) const {
-  if (index < first_index_ || index > last_index_) return std::nullopt;
+  if (index < first_index_ || index > last_index_ || segments_.empty()) return std::nullopt;
   auto it = std::upper_bound(segments_.begin(), segments_.end(), index,
                              [](LogIndex i, const auto& seg) { return i < seg->first; });
   CHORUS_ASSERT(it != segments_.begin());

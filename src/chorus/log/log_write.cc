@@ -78,8 +78,7 @@ Result<LogIndex> Log::append_batch(std::span<const ByteSpan> records) {
     Status written = seg.file->write_at(seg.end, out);
     if (!written.ok()) {
       seg.offsets.resize(first_offset);
-      // Nothing of it may ever look like a record: wipe what a short write left behind.
-      if (!zero_range(*seg.file, seg.end, seg.end + out.size()).ok()) return fail(written);
+      if (!wipe_failed_write(seg, out.size()).ok()) return fail(written);
       return written;
     }
     written_end_ = seg.end + out.size();
@@ -93,6 +92,13 @@ Result<LogIndex> Log::append_batch(std::span<const ByteSpan> records) {
   if (leader_waiting_) leader_cv_.notify_one();
   CHORUS_TRY(wait_durable(last, lock));
   return last;
+}
+
+// Nothing of a failed write may ever look like a record: zero what a short write left behind
+// (only within the file: past its end nothing was written, and a wipe there would hit ENOSPC).
+Status Log::wipe_failed_write(Segment& seg, uint64_t bytes) {
+  CHORUS_ASSIGN_OR_RETURN(uint64_t size, seg.file->size());
+  return zero_range(*seg.file, seg.end, std::min(seg.end + bytes, std::max(size, seg.end)));
 }
 
 // Writes the buffered records of the active segment. Requires no sync leader in flight.
@@ -157,6 +163,10 @@ Status Log::sync() {
 
 Status Log::ensure_room(uint64_t bytes, std::unique_lock<std::mutex>& lock) {
   while (true) {
+    if (rolling_) {  // a roll or reset waits for its prepared file (segments_ may be empty)
+      durable_cv_.wait(lock, [&] { return !rolling_; });
+      continue;
+    }
     const Segment& seg = *segments_.back();
     if (seg.count() == 0 || seg.end + bytes <= options_.segment_bytes) return Status::Ok();
     if (!sync_running_ && !rolling_) return roll_segment(lock);
@@ -182,21 +192,36 @@ Status Log::roll_segment(std::unique_lock<std::mutex>& lock) {
   return st;
 }
 
-Status Log::start_segment(std::unique_lock<std::mutex>& lock) {
-  CHORUS_ASSIGN_OR_RETURN(auto file, take_prepared_file(lock));
+Status Log::start_segment(std::unique_lock<std::mutex>& lock, bool supersedes) {
+  auto prepared = take_prepared_file(lock);
+  if (!prepared.ok()) {
+    // Out of space (or closing) fails this call; any other error (EIO on the prepared file's
+    // fdatasync, say) stops the log like every failed sync.
+    StatusCode code = prepared.status().code();
+    if (code == StatusCode::kNoSpace || code == StatusCode::kUnavailable) return prepared.status();
+    return fail(prepared.status());
+  }
+  auto file = std::move(prepared).value();
   auto seg = std::make_shared<Segment>();
   seg->first = last_index_.next();
   seg->sequence = next_sequence_;
+  seg->supersedes = supersedes;
   seg->name = segment_file_name(seg->first.value());
   std::byte header[kSegmentHeaderBytes];
-  encode_segment_header({seg->sequence, seg->first.value()}, header);
+  encode_segment_header({seg->sequence, seg->first.value(), supersedes ? kSegmentSupersedes : 0},
+                        header);
   Status st = file->write_at(0, ByteSpan(header, sizeof(header)));
   if (st.ok()) st = file->sync();
   if (!st.ok()) return st.code() == StatusCode::kNoSpace ? st : fail(st);
   std::string tmp = file->path();
-  CHORUS_TRY(fs_->rename(tmp, join_path(dir_, seg->name)));
+  std::string path = join_path(dir_, seg->name);
+  CHORUS_TRY(fs_->rename(tmp, path));
   if (Status synced = fs_->sync_dir(dir_); !synced.ok()) return fail(synced);
-  seg->file = std::move(file);
+  file.reset();
+  // Reopened by its final name, so that errors name the segment, not the prepared file.
+  auto reopened = fs_->open(path, OpenMode::kReadWrite);
+  if (!reopened.ok()) return fail(reopened.status());
+  seg->file = std::move(reopened).value();
   written_end_ = seg->end;
   ++next_sequence_;
   ++stats_.segments_rolled;
@@ -289,7 +314,7 @@ Status Log::truncate_suffix(LogIndex from) {
     uint64_t claim = std::min(durable_index_, from.prev()).value();
     encode_record({from.value(), claim, 0, RecordType::kTruncate, 0}, {}, marker);
     Status st = seg.file->write_at(seg.end, marker);
-    if (!st.ok()) return zero_range(*seg.file, seg.end, seg.end + marker.size()).ok() ? st : fail(st);
+    if (!st.ok()) return wipe_failed_write(seg, marker.size()).ok() ? st : fail(st);
     seg.end += marker.size();
     seg.offsets.resize(from - seg.first);
   }
@@ -303,20 +328,39 @@ Status Log::truncate_suffix(LogIndex from) {
   return Status::Ok();
 }
 
+// Crash-safe: the new segment (flagged kSegmentSupersedes) is durable before any old one is
+// removed, so a crash in between reopens at `next`, never at an old index.
 Status Log::reset(LogIndex next) {
   if (next.value() == 0) return Status::InvalidArgument("reset: the next index must be >= 1");
   std::unique_lock lock(mu_);
   CHORUS_TRY(check_writable());
   CHORUS_TRY(flush_pending(lock));
   ++epoch_;
-  while (!segments_.empty()) {
-    CHORUS_TRY(remove_segment_file(segments_.back()->name));
-    segments_.pop_back();
-  }
+  std::vector<std::shared_ptr<Segment>> old;
+  old.swap(segments_);
+  const LogIndex old_last = last_index_, old_durable = durable_index_;
   last_index_ = durable_index_ = next.prev();
-  Status st = roll_segment(lock);
-  if (!st.ok()) return fail(st);  // a log without segments cannot serve anything
+  rolling_ = true;
+  Status st = start_segment(lock, /*supersedes=*/true);
+  rolling_ = false;
+  durable_cv_.notify_all();
+  if (!st.ok()) {
+    if (segments_.empty()) {  // nothing changed on disk
+      segments_.swap(old);
+      last_index_ = old_last;
+      durable_index_ = old_durable;
+    }
+    return st;
+  }
   first_index_ = next;
+  // The old segments are void now; removing them is tidying (the next open removes leftovers).
+  const std::string& fresh = segments_.back()->name;
+  bool removed = false;
+  for (const auto& seg : old) {
+    if (seg->name == fresh) continue;  // replaced by the rename
+    if (fs_->remove_file(join_path(dir_, seg->name)).ok()) removed = true;
+  }
+  if (removed) (void)fs_->sync_dir(dir_);
   return Status::Ok();
 }
 

@@ -11,6 +11,7 @@ void encode_segment_header(const SegmentHeader& h, std::byte* out) {
   std::memset(out, 0, kSegmentHeaderBytes);
   store_le<uint64_t>(out, kSegmentMagic);
   store_le<uint32_t>(out + 8, kFormatVersion);
+  store_le<uint32_t>(out + 12, h.flags);
   store_le<uint64_t>(out + 16, h.sequence);
   store_le<uint64_t>(out + 24, h.first_index);
   store_le<uint64_t>(out + 32, checksum64(ByteSpan(out, kSegmentHeaderCheckedBytes)));
@@ -23,8 +24,8 @@ std::optional<SegmentHeader> decode_segment_header(const std::byte* in) {
     return std::nullopt;
   }
   if (!all_zero(ByteSpan(in + 40, kSegmentHeaderBytes - 40))) return std::nullopt;
-  SegmentHeader h{load_le<uint64_t>(in + 16), load_le<uint64_t>(in + 24)};
-  if (h.first_index == 0) return std::nullopt;
+  SegmentHeader h{load_le<uint64_t>(in + 16), load_le<uint64_t>(in + 24), load_le<uint32_t>(in + 12)};
+  if (h.first_index == 0 || (h.flags & ~kSegmentSupersedes) != 0) return std::nullopt;
   return h;
 }
 

@@ -10,9 +10,12 @@
 //
 //   0               8       12      16              24              32              40      64
 //   +---------------+-------+-------+---------------+---------------+---------------+-------+
-//   | magic "CHRSLOG1"| vers | rsv   | segment seq   | first index   | header check  | zeros |
+//   | magic "CHRSLOG1"| vers | flags | segment seq   | first index   | header check  | zeros |
 //   +---------------+-------+-------+---------------+---------------+---------------+-------+
-//   header check = XXH3-64 of bytes [0, 32).
+//   header check = XXH3-64 of bytes [0, 32). Segment sequence numbers only grow.
+//   flags bit 0 (kSegmentSupersedes): written by reset(): every segment with a lower sequence
+//   number is void. reset() creates this segment before it removes the old ones, so a crash in
+//   between leaves a log that opens at the new index, never at an old one.
 //
 // Record (8-byte aligned; the first at offset 64, each right after the previous one):
 //
@@ -77,9 +80,12 @@ constexpr uint64_t record_size(uint64_t payload_bytes) {
 static_assert(record_size(0) == 40);
 static_assert(record_size(100) == 144);
 
+inline constexpr uint32_t kSegmentSupersedes = 1;
+
 struct SegmentHeader {
   uint64_t sequence = 0;
   uint64_t first_index = 0;
+  uint32_t flags = 0;
 };
 
 struct RecordHeader {

@@ -18,6 +18,7 @@ struct Log::Segment {
   std::string name;  // file name within the log directory
   std::unique_ptr<File> file;
   uint64_t sequence = 0;
+  bool supersedes = false;  // header flag kSegmentSupersedes
   LogIndex first;
   std::vector<uint32_t> offsets;  // byte offset of each data record; offsets[i] holds first + i
   uint64_t end = kSegmentHeaderBytes;  // where the next record goes

@@ -1,0 +1,145 @@
+// Helpers shared by the log's model, crash and corruption tests, all on SimFileSystem.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <functional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "chorus/base/sim_file_system.h"
+#include "chorus/log/log.h"
+#include "chorus/log/record_format.h"
+
+namespace chorus::log::test {
+
+inline const std::string kDir = "/log";
+
+// Small segments so that they roll often; inline preallocation so that runs are deterministic.
+inline Options sim_options(SimFileSystem* fs, Durability d = Durability::kAlways) {
+  return {.fs = fs, .durability = d, .segment_bytes = 64 << 10, .background_preallocate = false};
+}
+
+inline std::string seg_path(const std::string& file) { return kDir + "/" + file; }
+
+// Deterministic (not std::uniform_int_distribution, whose output differs between libraries).
+class Random {
+ public:
+  explicit Random(uint64_t seed) : gen_(seed) {}
+  uint64_t below(uint64_t n) { return n == 0 ? 0 : gen_() % n; }
+  uint64_t in(uint64_t lo, uint64_t hi) { return lo + below(hi - lo + 1); }  // [lo, hi]
+  bool one_in(uint64_t n) { return below(n) == 0; }
+
+ private:
+  std::mt19937_64 gen_;
+};
+
+// The bytes of record `id`: its id first, then a stream derived from it with no zero byte, so
+// that two records rarely look alike and none ends in a run of zeros.
+inline Bytes payload(uint64_t id, size_t len) {
+  Bytes out(len);
+  uint64_t x = id * 0x9e3779b97f4a7c15ULL + len + 1;
+  for (size_t i = 0; i < len; i += 8) {
+    uint64_t word = id;
+    if (i > 0) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      word = x | 0x0101010101010101ULL;
+    }
+    std::memcpy(out.data() + i, &word, std::min<size_t>(8, len - i));
+  }
+  return out;
+}
+
+inline bool same(ByteSpan a, ByteSpan b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
+
+inline bool all_zero(ByteSpan b) {
+  return std::all_of(b.begin(), b.end(), [](std::byte x) { return x == std::byte{0}; });
+}
+
+// "" when `log` holds exactly `want` from index `first` on (first/last index, head, a full
+// iteration, and point reads: of every record, or of `reads` sampled ones when `rnd` is given);
+// otherwise what differs.
+template <typename Records>
+std::string diff_log(const Log& log, LogIndex first, const Records& want, Random* rnd = nullptr,
+                     size_t reads = 0) {
+  LogIndex last = first + want.size() - 1;
+  auto where = [](const char* what, uint64_t i) { return std::string(what) + std::to_string(i); };
+  if (log.first_index() != first) {
+    return where("first_index is ", log.first_index().value()) + where(", want ", first.value());
+  }
+  if (log.last_index() != last) {
+    return where("last_index is ", log.last_index().value()) + where(", want ", last.value());
+  }
+  auto head = log.head();
+  if (want.empty() ? head.ok() : (!head.ok() || !same(*head, want.back()))) return "head differs";
+  LogIndex next = first;
+  for (auto it = log.iterate(first, last); it.next(); next = next.next()) {
+    if (it.index() != next) return where("iterator skipped to ", it.index().value());
+    if (!same(want[next - first], it.data())) {
+      return where("iterator: wrong bytes at index ", next.value());
+    }
+  }
+  if (next != last.next()) return where("iterator stopped at ", next.value());
+  for (size_t n = 0; n < (rnd ? std::min(reads, want.size()) : want.size()); ++n) {
+    size_t k = rnd ? rnd->below(want.size()) : n;
+    auto got = log.read(first + k);
+    if (!got.ok()) {
+      return where("read failed at ", (first + k).value()) + ": " + got.status().ToString();
+    }
+    if (!same(*got, want[k])) return where("read: wrong bytes at index ", (first + k).value());
+  }
+  if (log.read(last.next()).ok()) {
+    return where("read past the end succeeds at ", last.next().value());
+  }
+  return "";
+}
+
+// Prints a figure and records it as a test property (shows up in the XML report).
+inline void report(const char* key, int64_t value) {
+  std::printf("  %-28s %lld\n", key, static_cast<long long>(value));
+  ::testing::Test::RecordProperty(key, std::to_string(value));
+}
+
+// Runs shard(0) .. shard(shards - 1) on their own threads (each on its own SimFileSystem) and
+// returns the first error one reported, or "". Shards share nothing, so results do not depend on
+// the scheduling: on two cores this halves the time of the longest suites.
+inline constexpr unsigned kShards = 2;
+inline std::string run_sharded(const std::function<std::string(unsigned shard)>& shard) {
+  std::vector<std::string> errors(kShards);
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < kShards; ++t) threads.emplace_back([&, t] { errors[t] = shard(t); });
+  for (auto& th : threads) th.join();
+  for (const auto& e : errors) {
+    if (!e.empty()) return e;
+  }
+  return "";
+}
+
+// Wall and CPU time (all threads) since construction; reported together, because the machine
+// these run on is often shared.
+class Stopwatch {
+ public:
+  void report_times() const {
+    auto wall = std::chrono::steady_clock::now() - wall_start_;
+    report("wall_ms", std::chrono::duration_cast<std::chrono::milliseconds>(wall).count());
+    report("cpu_ms", (std::clock() - cpu_start_) * 1000 / CLOCKS_PER_SEC);
+  }
+
+ private:
+  std::chrono::steady_clock::time_point wall_start_ = std::chrono::steady_clock::now();
+  std::clock_t cpu_start_ = std::clock();
+};
+
+}  // namespace chorus::log::test
