@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 RELEASE := build/release
 
-.PHONY: all deps build run test bench bench-log format fuzz sim clean
+.PHONY: all deps build run test bench bench-log bench-raft format fuzz sim clean
 
 all: build
 
@@ -22,10 +22,13 @@ run: build
 test: deps
 	@scripts/test.sh
 
-bench: bench-log
+bench: bench-log bench-raft
 
 bench-log: build
 	@$(RELEASE)/bench/log_bench --benchmark_counters_tabular=true $(BENCH_ARGS)
+
+bench-raft: build
+	@$(RELEASE)/bench/raft_bench --benchmark_counters_tabular=true $(BENCH_ARGS)
 
 # A long simulator campaign: `make sim SEEDS=100000 [FIRST=1]`; prints fault counts by kind.
 SEEDS ?= 10000
