@@ -89,8 +89,10 @@ void Raft::on_configuration_changed() {
   }
   for (NodeId id : config.members()) {
     if (id == id_ || leader.progress.contains(id)) continue;
-    leader.progress.emplace(id, Progress(log_.last_index().next(), config_.max_inflight_msgs,
-                                         config_.max_inflight_bytes));
+    // Next = the last entry (the configuration that adds it), not past it, so the very next
+    // broadcast reaches the new member instead of waiting for a heartbeat (as etcd/raft).
+    leader.progress.emplace(id, Progress(std::max(log_.last_index(), LogIndex(1)),
+                                         config_.max_inflight_msgs, config_.max_inflight_bytes));
   }
   if (leader.transferee != kNoNode && !config.is_voter(leader.transferee)) {
     leader.transferee = kNoNode;

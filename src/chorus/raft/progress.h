@@ -66,6 +66,7 @@ struct Progress {
   SnapshotTransfer snapshot;      // kSnapshot only
   uint64_t read_seq_acked = 0;    // highest heartbeat read round acknowledged
   uint64_t lease_tick_acked = 0;  // leader tick at which the acknowledged heartbeat left
+  LogIndex sent_commit;           // highest commit index sent in an append
 
   bool paused() const;
   void become_probe();

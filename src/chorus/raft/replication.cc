@@ -57,6 +57,7 @@ bool Raft::send_append(NodeId to, Progress& pr, bool send_if_empty) {
                .commit = log_.committed(),
                .entries = std::move(entries)});
   pr.sent_entries(last, bytes);
+  pr.sent_commit = std::max(pr.sent_commit, log_.committed());
   return !pr.paused() && last < log_.last_index();
 }
 
@@ -133,6 +134,9 @@ void Raft::handle_append_response(const Message& m) {
   if (!is_leader()) return;  // a removed leader stepped down
   while (send_append(m.from, pr, /*send_if_empty=*/false)) {
   }
+  // The commit broadcast skipped this follower while its window was full: tell it now rather
+  // than at the next heartbeat (its reads and applies would wait for that).
+  if (pr.sent_commit < log_.committed()) send_append(m.from, pr, /*send_if_empty=*/true);
   check_transfer_progress(m.from);
 }
 
