@@ -36,7 +36,7 @@ struct Scenario {
   // Mean milliseconds between fault events of each kind (0: never).
   uint64_t partition_every = 0, crash_every = 0, fsync_fail_every = 0, membership_every = 0,
            transfer_every = 0;
-  bool torn_crashes = true;  // kRandom (torn/partial unsynced writes) vs lose-all-unsynced
+  CrashMode crash_mode = CrashMode::kRandom;  // how much of the unsynced state survives
   size_t clients = 4;
   size_t keys = 3;
 };
@@ -76,7 +76,9 @@ Scenario draw_scenario(Rng& rng) {
   s.fsync_fail_every = rng.chance(1, 3) ? rng.between(2000, 8000) : 0;
   s.membership_every = rng.chance(1, 2) ? rng.between(1000, 5000) : 0;
   s.transfer_every = rng.chance(1, 2) ? rng.between(1000, 5000) : 0;
-  s.torn_crashes = rng.chance(2, 3);
+  const CrashMode modes[] = {CrashMode::kRandom, CrashMode::kRandomFlipUnsynced,
+                             CrashMode::kLoseAllUnsynced};
+  s.crash_mode = modes[rng.uniform(3)];
   s.clients = rng.between(2, 6);
   s.keys = rng.between(1, 4);
   return s;
@@ -283,8 +285,10 @@ void World::crash(Node& n, const std::string& why) {
   result_.counters.add("crash");
   fail_pending(n);
   // The disk loses what was not synced before the process's objects go away.
-  n.fs->crash(sc_.torn_crashes ? CrashMode::kRandom : CrashMode::kLoseAllUnsynced);
-  if (sc_.torn_crashes) result_.counters.add("crash_torn");
+  n.fs->crash(sc_.crash_mode);
+  result_.counters.add(sc_.crash_mode == CrashMode::kRandom ? "crash_torn"
+                       : sc_.crash_mode == CrashMode::kRandomFlipUnsynced ? "crash_torn_bitflip"
+                                                                           : "crash_lose_unsynced");
   n.raft.reset();
   n.storage.reset();
   n.wal.clear();

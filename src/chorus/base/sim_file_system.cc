@@ -282,13 +282,15 @@ void SimFileSystem::replay_for_crash(Inode& node, CrashMode mode) {
       continue;
     }
     ByteSpan data(w->data);
+    uint64_t landed = data.size();  // bytes from the start of the write that may have landed
     switch (random_below(4)) {
       case 0:
         write_into(image, w->offset, data);
         break;
       case 1:
-        break;  // dropped
-      case 2:   // torn at sector granularity: each sector landed or not
+        landed = 0;  // dropped
+        break;
+      case 2:  // torn at sector granularity: each sector landed or not
         for (uint64_t at = w->offset; at < w->offset + data.size();) {
           uint64_t end = std::min(align_up(at + 1, kSectorSize), w->offset + data.size());
           if (random_below(2) == 0) write_into(image, at, data.subspan(at - w->offset, end - at));
@@ -296,8 +298,13 @@ void SimFileSystem::replay_for_crash(Inode& node, CrashMode mode) {
         }
         break;
       default:  // torn at an arbitrary byte
-        write_into(image, w->offset, data.first(random_below(data.size())));
+        landed = random_below(data.size());
+        write_into(image, w->offset, data.first(landed));
         break;
+    }
+    if (mode == CrashMode::kRandomFlipUnsynced && landed > 0 && random_below(2) == 0) {
+      uint64_t at = w->offset + random_below(landed);
+      if (at < image.size()) image[at] ^= std::byte(1u << random_below(8));
     }
   }
   node.current = image;

@@ -47,6 +47,9 @@ namespace chorus {
 enum class CrashMode : uint8_t {
   kRandom,           // keep a random subset of the unsynced state (torn writes included)
   kLoseAllUnsynced,  // keep exactly what was synced
+  // kRandom, and each unsynced write that (partly) lands may come back with one flipped bit:
+  // garbage in data that was never acknowledged, which recovery must cut, not trust.
+  kRandomFlipUnsynced,
 };
 
 class SimFileSystem final : public FileSystem {
