@@ -26,6 +26,7 @@
 // and iterators run concurrently with the writer.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -209,6 +210,8 @@ class Log {
   Status recover_segment(Segment& seg, bool is_last, TailRepair& repair);
   Status wait_durable(LogIndex index, std::unique_lock<std::mutex>& lock);
   Status flush_pending(std::unique_lock<std::mutex>& lock);
+  void set_durable(LogIndex index);  // requires mu_
+  void end_sync_round();             // requires mu_
   Status ensure_written(const Location& loc, std::unique_lock<std::mutex>& lock) const;
   Status ensure_room(uint64_t bytes, std::unique_lock<std::mutex>& lock);
   Status roll_segment(std::unique_lock<std::mutex>& lock);
@@ -233,6 +236,10 @@ class Log {
   std::condition_variable durable_cv_;  // durable_index_ advanced, or the log failed/closed
   std::condition_variable leader_cv_;   // more records arrived for a waiting group-commit leader
   bool leader_waiting_ = false;
+  // Bumped (under mu_) after every sync round, failed ones included; group-commit followers
+  // wait on it without holding mu_, then read durable_published_ (= durable_index_).
+  std::atomic<uint64_t> sync_rounds_{0};
+  std::atomic<uint64_t> durable_published_{0};
   uint64_t last_group_size_ = 1;  // records made durable by the last group sync
   std::vector<std::shared_ptr<Segment>> segments_;  // ordered by first index; last is active
   LogIndex first_index_, last_index_, durable_index_;

@@ -120,7 +120,7 @@ Status Log::recover() {
     // them so before any new record claims they are durable.
     CHORUS_TRY(segments_.back()->file->sync());
   }
-  durable_index_ = last_index_;
+  set_durable(last_index_);
   written_end_ = segments_.back()->end;
   check_invariants();
   return Status::Ok();

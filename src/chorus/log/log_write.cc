@@ -19,7 +19,7 @@ Status Log::fail(Status cause) {
     failed_ = Status::Failed("log " + dir_ + " stopped after an I/O error; nothing is acknowledged "
                              "after it: " + cause.ToString());
   }
-  durable_cv_.notify_all();
+  end_sync_round();
   return failed_;
 }
 
@@ -113,12 +113,20 @@ Status Log::flush_pending(std::unique_lock<std::mutex>& lock) {
 }
 
 // Group commit without a dedicated thread: the first appender that finds no sync running
-// becomes the leader, syncs everything written so far, and wakes everyone it covered.
+// becomes the leader, writes and syncs everything buffered so far, and wakes everyone it covered.
+// Followers wait on an atomic round counter, not on mu_: a covered follower returns without
+// taking the mutex again, which keeps 64 appenders from convoying on it after every sync.
 Status Log::wait_durable(LogIndex index, std::unique_lock<std::mutex>& lock) {
+  const uint64_t epoch = epoch_;
   while (durable_index_ < index) {
     if (!failed_.ok()) return failed_;
+    if (epoch != epoch_) return Status::Aborted("records were truncated before they were durable");
     if (sync_running_) {
-      durable_cv_.wait(lock);
+      const uint64_t round = sync_rounds_.load(std::memory_order_acquire);
+      lock.unlock();
+      sync_rounds_.wait(round, std::memory_order_acquire);
+      if (durable_published_.load(std::memory_order_acquire) >= index.value()) return Status::Ok();
+      lock.lock();
       continue;
     }
     sync_running_ = true;
@@ -149,10 +157,22 @@ Status Log::wait_durable(LogIndex index, std::unique_lock<std::mutex>& lock) {
     ++stats_.syncs;
     if (!st.ok()) return fail(st);
     if (target > durable_index_) last_group_size_ = target - durable_index_;
-    durable_index_ = std::max(durable_index_, target);
-    durable_cv_.notify_all();
+    set_durable(std::max(durable_index_, target));
   }
   return Status::Ok();
+}
+
+// Publishes durable_index_ to the followers waiting outside mu_ and wakes everyone waiting.
+void Log::set_durable(LogIndex index) {
+  durable_index_ = index;
+  durable_published_.store(index.value(), std::memory_order_release);
+  end_sync_round();
+}
+
+void Log::end_sync_round() {
+  sync_rounds_.fetch_add(1, std::memory_order_release);
+  sync_rounds_.notify_all();
+  durable_cv_.notify_all();
 }
 
 Status Log::sync() {
@@ -181,8 +201,7 @@ Status Log::roll_segment(std::unique_lock<std::mutex>& lock) {
   if (!segments_.empty()) {
     CHORUS_TRY(flush_pending(lock));
     if (Status st = segments_.back()->file->sync(); !st.ok()) return fail(st);
-    durable_index_ = last_index_;
-    durable_cv_.notify_all();
+    set_durable(last_index_);
   }
   // Waiting for the prepared file releases mu_: keep other appenders from rolling meanwhile.
   rolling_ = true;
@@ -320,11 +339,11 @@ Status Log::truncate_suffix(LogIndex from) {
   }
   written_end_ = seg.end;
   last_index_ = from.prev();
-  durable_index_ = std::min(durable_index_, last_index_);
+  set_durable(std::min(durable_index_, last_index_));
   if (options_.durability == Durability::kNone) return Status::Ok();
   if (Status st = seg.file->sync(); !st.ok()) return fail(st);  // no leader runs: we hold mu_
   ++stats_.syncs;
-  durable_index_ = last_index_;
+  set_durable(last_index_);
   return Status::Ok();
 }
 
@@ -339,7 +358,8 @@ Status Log::reset(LogIndex next) {
   std::vector<std::shared_ptr<Segment>> old;
   old.swap(segments_);
   const LogIndex old_last = last_index_, old_durable = durable_index_;
-  last_index_ = durable_index_ = next.prev();
+  last_index_ = next.prev();
+  set_durable(next.prev());
   rolling_ = true;
   Status st = start_segment(lock, /*supersedes=*/true);
   rolling_ = false;
@@ -348,7 +368,7 @@ Status Log::reset(LogIndex next) {
     if (segments_.empty()) {  // nothing changed on disk
       segments_.swap(old);
       last_index_ = old_last;
-      durable_index_ = old_durable;
+      set_durable(old_durable);
     }
     return st;
   }
