@@ -55,7 +55,7 @@ done
 regex="^($(IFS='|'; echo "${sanitized[*]}"))$"
 echo "== asan+ubsan: ${sanitized[*]}"
 if build asan "${sanitized[@]}"; then
-  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  CHORUS_TEST_SCALE=0.25 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     run_ctest --test-dir build/asan -R "$regex"
 else
   echo "asan build failed"; failed=$((failed + 1)); status=1
@@ -68,7 +68,7 @@ done
 regex="^($(IFS='|'; echo "${tsan_targets[*]}"))$"
 echo "== tsan: ${tsan_targets[*]}"
 if build tsan "${tsan_targets[@]}"; then
-  TSAN_OPTIONS=halt_on_error=1 run_ctest --test-dir build/tsan -R "$regex"
+  CHORUS_TEST_SCALE=0.05 TSAN_OPTIONS=halt_on_error=1 run_ctest --test-dir build/tsan -R "$regex"
 else
   echo "tsan build failed"; failed=$((failed + 1)); status=1
 fi

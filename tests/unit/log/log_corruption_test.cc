@@ -359,7 +359,7 @@ void report_flips(const FlipStats& s) {
 
 TEST(LogBitFlip, EveryFlipInARandomSegmentIsDetectedWithItsOffset) {
   test::Stopwatch clock;
-  constexpr int kFlips = 100'000;
+  const int kFlips = static_cast<int>(test::scaled(100'000) / test::kShards * test::kShards);
   std::vector<FlipStats> shards(test::kShards);
   std::string err = test::run_sharded([&](unsigned shard) -> std::string {
     FlipTarget t;  // each shard flips bits in its own copy of the same log

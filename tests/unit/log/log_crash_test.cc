@@ -179,11 +179,11 @@ void run_crash_points(Durability durability, uint64_t count, uint64_t seed_base)
 }
 
 TEST(LogCrash, AlwaysModeKeepsEveryAckAcrossRandomCrashPoints) {
-  run_crash_points(Durability::kAlways, 5000, 1'000'000);
+  run_crash_points(Durability::kAlways, test::scaled(5000), 1'000'000);
 }
 
 TEST(LogCrash, GroupModeKeepsEveryAckAcrossRandomCrashPoints) {
-  run_crash_points(Durability::kGroup, 2500, 2'000'000);
+  run_crash_points(Durability::kGroup, test::scaled(2500), 2'000'000);
 }
 
 // ---- Group commit with concurrent appenders -----------------------------------------------------
@@ -294,7 +294,7 @@ std::string concurrent_crash_point(uint64_t seed, CrashStats& stats) {
 TEST(LogCrash, GroupModeConcurrentAppendersKeepEveryAckAcrossRandomCrashPoints) {
   test::Stopwatch clock;
   CrashStats stats;
-  for (uint64_t seed = 3'000'000; seed < 3'002'500; ++seed) {
+  for (uint64_t seed = 3'000'000; seed < 3'000'000 + test::scaled(2500); ++seed) {
     std::string err = concurrent_crash_point(seed, stats);
     ASSERT_EQ(err, "") << "seed " << seed << " (threads: replays approximately)";
   }

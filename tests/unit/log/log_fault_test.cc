@@ -120,7 +120,7 @@ void fill_segment(Log& log, Writer& w, Random& rnd) {
 TEST(LogFault, FailedFdatasyncStopsTheLogAndNothingIsAcknowledgedAfterIt) {
   test::Stopwatch clock;
   uint64_t runs = 0, calls_refused = 0, acked_kept = 0;
-  for (uint64_t seed = 1; seed <= 900; ++seed) {
+  for (uint64_t seed = 1; seed <= test::scaled(900); ++seed) {
     SimFileSystem fs(seed);
     Random rnd(seed);
     Durability d = seed % 3 == 0   ? Durability::kAlways
@@ -356,7 +356,7 @@ TEST(LogFault, ShortWriteOfANewSegmentHeaderLeavesNoPartialRecord) {
 TEST(LogFault, RandomNoSpaceAndShortWritesNeverLeavePartialRecords) {
   test::Stopwatch clock;
   uint64_t nospace = 0, short_writes = 0, stopped = 0, runs = 0;
-  for (uint64_t seed = 1; seed <= 600; ++seed) {
+  for (uint64_t seed = 1; seed <= test::scaled(600); ++seed) {
     SimFileSystem fs(seed);
     Random rnd(seed);
     Options options = sim_options(&fs, seed % 2 ? Durability::kAlways : Durability::kGroup);

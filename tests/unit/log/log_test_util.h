@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <cstdlib>
 #include <functional>
 #include <random>
 #include <string>
@@ -104,6 +105,16 @@ std::string diff_log(const Log& log, LogIndex first, const Records& want, Random
     return where("read past the end succeeds at ", last.next().value());
   }
   return "";
+}
+
+// The number of trials for a randomized suite: `n` in the release run, which reports the figures;
+// scaled down by CHORUS_TEST_SCALE (0 < s <= 1) under the sanitizers, which look for races and
+// memory errors, not for rare crash points (scripts/test.sh sets it).
+inline uint64_t scaled(uint64_t n) {
+  const char* env = std::getenv("CHORUS_TEST_SCALE");
+  double s = env != nullptr ? std::atof(env) : 1.0;
+  if (!(s > 0 && s <= 1)) s = 1;
+  return std::max<uint64_t>(1, static_cast<uint64_t>(static_cast<double>(n) * s));
 }
 
 // Prints a figure and records it as a test property (shows up in the XML report).
