@@ -53,7 +53,7 @@ class Counter final : public node::StateMachine {
     store_le<int64_t>(b.data(), v);
     return b;
   }
-  static int64_t decode(const Bytes& b) { return b.size() == 8 ? load_le<int64_t>(b.data()) : 0; }
+  static int64_t decode(ByteSpan b) { return b.size() == 8 ? load_le<int64_t>(b.data()) : 0; }
 
  private:
   int64_t value_ = 0;  // io thread only

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -52,6 +53,34 @@ inline bool all_zero(ByteSpan in) {
   }
   return true;
 }
+
+// SharedBytes: an immutable byte buffer shared by reference count. Raft entries carry their
+// payload in one, so the copies the core hands out (to persist, to send, to apply) copy a pointer,
+// not the payload: raft_bench measured 10 of 12.5 heap allocations per committed entry in those
+// copies before.
+class SharedBytes {
+ public:
+  SharedBytes() = default;
+  SharedBytes(Bytes bytes)  // NOLINT: implicit, like the Bytes it replaces
+      : buf_(bytes.empty() ? nullptr : std::make_shared<const Bytes>(std::move(bytes))) {}
+  operator ByteSpan() const { return span(); }  // NOLINT: implicit by design
+  ByteSpan span() const { return buf_ ? ByteSpan(*buf_) : ByteSpan(); }
+  const std::byte* data() const { return buf_ ? buf_->data() : nullptr; }
+  size_t size() const { return buf_ ? buf_->size() : 0; }
+  bool empty() const { return size() == 0; }
+  ByteSpan::iterator begin() const { return span().begin(); }
+  ByteSpan::iterator end() const { return span().end(); }
+  Bytes to_bytes() const { return Bytes(begin(), end()); }
+
+  friend bool operator==(const SharedBytes& a, const SharedBytes& b) { return a.equals(b.span()); }
+  friend bool operator==(const SharedBytes& a, const Bytes& b) { return a.equals(b); }
+
+ private:
+  bool equals(ByteSpan o) const {
+    return size() == o.size() && (empty() || std::memcmp(data(), o.data(), size()) == 0);
+  }
+  std::shared_ptr<const Bytes> buf_;
+};
 
 constexpr uint64_t align_up(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 

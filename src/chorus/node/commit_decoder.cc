@@ -15,7 +15,7 @@ ApplyItem CommitDecoder::decode(raft::Entry entry) {
     if (!payload.ok()) {
       item.kind = ItemKind::kMalformed;
       entry.type = raft::EntryType::kNoop;
-      entry.data.clear();
+      entry.data = SharedBytes();
     } else {
       switch (payload->kind) {
         case PayloadKind::kCommand:
@@ -34,11 +34,11 @@ ApplyItem CommitDecoder::decode(raft::Entry entry) {
       }
       if (item.kind == ItemKind::kPeerAddress) {
         entry.type = raft::EntryType::kNoop;
-        entry.data.clear();
+        entry.data = SharedBytes();
       } else {
         // Strip the header in place: the state machine sees exactly the caller's bytes.
         size_t header = entry.data.size() - payload->body.size();
-        entry.data.erase(entry.data.begin(), entry.data.begin() + static_cast<ptrdiff_t>(header));
+        entry.data = Bytes(entry.data.begin() + static_cast<ptrdiff_t>(header), entry.data.end());
       }
     }
   }
@@ -50,7 +50,7 @@ void CommitDecoder::abort_held(std::vector<ApplyItem>& out) {
   for (ApplyItem& item : held_) {
     item.kind = ItemKind::kAbortedTxn;
     item.entry.type = raft::EntryType::kNoop;
-    item.entry.data.clear();
+    item.entry.data = SharedBytes();
     out.push_back(std::move(item));
   }
   held_.clear();
@@ -79,7 +79,7 @@ void CommitDecoder::push(raft::Entry entry, std::vector<ApplyItem>& out) {
     // The tail of a txn whose head was aborted (or never came): it cannot complete.
     item.kind = ItemKind::kAbortedTxn;
     item.entry.type = raft::EntryType::kNoop;
-    item.entry.data.clear();
+    item.entry.data = SharedBytes();
     out.push_back(std::move(item));
     return;
   }

@@ -35,7 +35,7 @@ struct Entry {
   EntryType type = EntryType::kNormal;
   NodeId origin = kNoNode;
   ProposalId proposal{0};
-  Bytes data;
+  SharedBytes data;  // shared, never copied: see base/bytes.h
 
   bool operator==(const Entry&) const = default;
   // Bytes this entry accounts for in flow control (payload plus a fixed header estimate).

@@ -60,7 +60,7 @@ inline Bytes counter_command(int64_t delta, std::string_view tag = {}) {
   b.insert(b.end(), t.begin(), t.end());
   return b;
 }
-inline int64_t counter_value(const Bytes& b) {
+inline int64_t counter_value(ByteSpan b) {
   return b.size() >= 8 ? load_le<int64_t>(b.data()) : -1;
 }
 
@@ -86,7 +86,7 @@ class CounterMachine final : public StateMachine {
         continue;
       }
       value_ += counter_value(e.data) == -1 ? 0 : load_le<int64_t>(e.data.data());
-      commands_[e.index] = e.data;
+      commands_[e.index] = e.data.to_bytes();
       Bytes r(8);
       store_le<int64_t>(r.data(), value_);
       results.push_back(std::move(r));
