@@ -27,6 +27,9 @@ struct InProcessNetworkState {
 struct InProcessPeer {
   explicit InProcessPeer(SendQueueLimits limits) : queue(limits) {}
   SendQueue queue;
+  // The receiver instance a drain is queued on. A receiver that stops without running it (its
+  // loop never runs again) must not block drains to the next instance with the same id.
+  std::weak_ptr<InProcessCore> drain_target;
   bool drain_scheduled = false;
 };
 
@@ -62,6 +65,7 @@ void InProcessCore::deliver_from(const std::shared_ptr<InProcessCore>& sender) {
     std::lock_guard lock(sender->mu);
     auto it = sender->peers.find(self);
     if (it == sender->peers.end()) return;  // removed: remove_peer already counted the drops
+    if (it->second.drain_target.lock().get() != this) return;  // a drain meant for a newer us
     it->second.drain_scheduled = false;
     batch = it->second.queue.pop_batch(SIZE_MAX);
     PeerStats& ps = sender->stats.peers[self];
@@ -146,8 +150,9 @@ void InProcessTransport::send(NodeId to, Bytes message) {
   ps.dropped_queue_full += peer.queue.push(std::move(message));
   ps.queued_messages = peer.queue.size();
   ps.queued_bytes = peer.queue.bytes();
-  if (!peer.drain_scheduled) {
+  if (!peer.drain_scheduled || peer.drain_target.lock() != receiver) {
     peer.drain_scheduled = true;
+    peer.drain_target = receiver;
     asio::post(receiver->io, [receiver, sender = core_] { receiver->deliver_from(sender); });
   }
 }
