@@ -97,6 +97,9 @@ struct Node {
   LinKv kv;
   LogIndex applied;
   LogIndex commit_seen;
+  Term led_term;  // the term this node last led in, and its last entry then (append-only check)
+  LogIndex led_last;
+  Term led_last_term;
   bool up = false;
   uint64_t restart_at = 0;
   uint64_t next_tick = 0;
@@ -265,6 +268,7 @@ void World::start(Node& n, bool initial) {
   raft::Config c = config_for(n.id, initial);
   n.raft = std::make_unique<raft::Raft>(c, *boot);
   n.commit_seen = n.raft->status().commit;
+  n.led_term = Term();  // a new lifetime: it has led nothing yet
   n.up = true;
   n.next_tick = now_ + sc_.tick_ms[n.id.value() % sc_.tick_ms.size()];
   drain(n);
@@ -673,6 +677,18 @@ void World::check(Node& n) {
   n.commit_seen = st.commit;
   if (st.applied > st.commit) violate("n" + std::to_string(n.id.value()) + " applied beyond commit");
   if (st.role == RoleKind::kLeader) {
+    // Leader Append-Only (Figure 3): while it leads a term, its log only grows, and what it held
+    // stays as it was.
+    const auto& log = n.raft->log();
+    bool compacted = n.led_last < log.first_index().prev();  // its term is no longer kept
+    if (n.led_term == st.term &&
+        (st.last_index < n.led_last || (!compacted && log.term(n.led_last) != n.led_last_term))) {
+      violate("leader append-only: n" + std::to_string(n.id.value()) + " lost or changed entry " +
+              std::to_string(n.led_last.value()) + " in term " + std::to_string(st.term.value()));
+    }
+    n.led_term = st.term;
+    n.led_last = st.last_index;
+    n.led_last_term = log.term(st.last_index).value_or(Term());
     auto [it, fresh] = leader_of_term_.try_emplace(st.term, n.id);
     if (!fresh && it->second != n.id) {
       violate("two leaders in term " + std::to_string(st.term.value()) + ": n" +
