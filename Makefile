@@ -1,6 +1,10 @@
 # chorus — the front door. `make run` and `make test` work on a fresh Debian 12 machine as root.
 SHELL := /bin/bash
 RELEASE := build/release
+# ccache hits across clones of the repository (CI builds a fresh clone every time): paths are
+# made relative to the checkout, and the working directory is left out of the hash.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: all deps build run test bench bench-log bench-raft format fuzz sim clean
 
