@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
     std::vector<Bytes> batch{to_bytes("a"), to_bytes("b"), to_bytes("c")};
     auto last = l.append_batch(batch);
     if (!last.ok()) return fail(last.status());
-    std::printf("append_batch of 3 -> last %llu (one fdatasync)\n", (unsigned long long)last->value());
+    std::printf("append_batch of 3 -> last %llu (one fdatasync)\n",
+                (unsigned long long)last->value());
     auto txn = l.begin();
     txn.append(as_bytes("x"));
     txn.append(as_bytes("y"));
@@ -40,7 +41,8 @@ int main(int argc, char** argv) {
   if (!log.ok()) return fail(log.status());
   auto& l = **log;
   std::printf("reopened: indexes [%llu, %llu], closed cleanly: %s\n",
-              (unsigned long long)l.first_index().value(), (unsigned long long)l.last_index().value(),
+              (unsigned long long)l.first_index().value(),
+              (unsigned long long)l.last_index().value(),
               l.recovery().clean_shutdown ? "yes" : "no");
   for (auto it = l.iterate(l.first_index(), l.last_index()); it.next();) {
     std::printf("  %llu: %.*s\n", (unsigned long long)it.index().value(), (int)it.data().size(),

@@ -103,8 +103,13 @@ int main(int argc, char** argv) {
     members.push_back(std::move(m));
   }
 
-  node::LeaderResult leader = members[0]->node->async_await_leader(10s, asio::use_future).get();
-  if (!leader.status.ok()) return fail("await leader", leader.status);
+  // Every node must know the leader before it can forward: a node that has not heard from one
+  // yet refuses an append at once (definitely not done), it does not queue it.
+  node::LeaderResult leader;
+  for (auto& m : members) {
+    leader = m->node->async_await_leader(10s, asio::use_future).get();
+    if (!leader.status.ok()) return fail("await leader", leader.status);
+  }
   std::printf("leader: node %llu\n", (unsigned long long)leader.leader.value());
 
   // Append on every node: followers forward to the leader. Each completes once committed on a

@@ -51,9 +51,10 @@ int main(int argc, char** argv) {
     std::printf("closed cleanly: %s\n", rec.clean_shutdown ? "yes" : "no");
   }
   if (rec.torn_tail_cut) {
-    std::printf("torn tail at offset %llu of the last segment (%llu unfinished records): never "
-                "acknowledged; a writer cuts it at open\n",
-                (unsigned long long)rec.torn_tail_offset, (unsigned long long)rec.records_cut);
+    std::printf(
+        "torn tail at offset %llu of the last segment (%llu unfinished records): never "
+        "acknowledged; a writer cuts it at open\n",
+        (unsigned long long)rec.torn_tail_offset, (unsigned long long)rec.records_cut);
   }
   if (cmd == "verify") {
     uint64_t n = 0;

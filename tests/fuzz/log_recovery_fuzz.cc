@@ -17,13 +17,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::byte header[log::kSegmentHeaderBytes];
   log::encode_segment_header({1, 1}, header);
   if (!(*file)->write_at(0, ByteSpan(header, sizeof(header))).ok()) return 0;
-  if (!(*file)->write_at(sizeof(header), ByteSpan(reinterpret_cast<const std::byte*>(data), size)).ok()) {
+  if (!(*file)
+           ->write_at(sizeof(header), ByteSpan(reinterpret_cast<const std::byte*>(data), size))
+           .ok()) {
     return 0;
   }
   file->reset();
   for (bool read_only : {true, false}) {
-    auto l = log::Log::open("/l", {.fs = &fs, .segment_bytes = 64 << 10,
-                                   .background_preallocate = false, .read_only = read_only});
+    auto l = log::Log::open("/l", {.fs = &fs,
+                                   .segment_bytes = 64 << 10,
+                                   .background_preallocate = false,
+                                   .read_only = read_only});
     if (!l.ok()) {
       CHORUS_ASSERT(l.status().code() == StatusCode::kCorruption, l.status().ToString());
       return 0;

@@ -80,7 +80,8 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("\n%-28s %12s\n", "counter", "total");
-  for (const auto& [k, v] : total.n) std::printf("%-28s %12llu\n", k.c_str(), static_cast<unsigned long long>(v));
+  for (const auto& [k, v] : total.n)
+    std::printf("%-28s %12llu\n", k.c_str(), static_cast<unsigned long long>(v));
   std::printf("\nseeds %zu, client operations %llu, failed seeds %llu\n", seeds.size(),
               static_cast<unsigned long long>(ops), static_cast<unsigned long long>(failed));
   std::printf("%llu passed, %llu failed\n", static_cast<unsigned long long>(seeds.size() - failed),

@@ -57,7 +57,8 @@ Scenario draw_scenario(Rng& rng) {
       s.policy.kind = raft::QuorumPolicyKind::kExplicitCommit;
       s.policy.commit_quorum = static_cast<uint32_t>(rng.between(raft::majority(s.nodes), s.nodes));
       break;
-    default: break;
+    default:
+      break;
   }
   s.election_tick = static_cast<uint32_t>(rng.between(8, 20));
   s.pre_vote = !rng.chance(1, 5);
@@ -234,7 +235,8 @@ bool World::storage_ok(Node& n, const Status& s, const char* what) {
   // Any storage failure stops the node (an fsync error is never retried and acked).
   log("n%llu storage %s failed: %s", (unsigned long long)n.id.value(), what, s.ToString().c_str());
   result_.counters.add("storage_error_stop");
-  if (s.code() == StatusCode::kCorruption) violate("n" + std::to_string(n.id.value()) + " " + what + ": " + s.ToString());
+  if (s.code() == StatusCode::kCorruption)
+    violate("n" + std::to_string(n.id.value()) + " " + what + ": " + s.ToString());
   crash(n, "storage error");
   return false;
 }
@@ -251,7 +253,8 @@ void World::start(Node& n, bool initial) {
     n.restart_at = now_ + rng_.between(50, 500);
     result_.counters.add("restart_failed_io");
   };
-  auto storage = node::RaftStorage::open(*n.fs, "/node", {.segment_bytes = 64 << 10, .background_preallocate = false});
+  auto storage = node::RaftStorage::open(
+      *n.fs, "/node", {.segment_bytes = 64 << 10, .background_preallocate = false});
   if (!storage.ok()) return retry_or_violate(storage.status());
   n.storage = std::move(storage).value();
   auto boot = n.storage->load();
@@ -290,9 +293,9 @@ void World::crash(Node& n, const std::string& why) {
   fail_pending(n);
   // The disk loses what was not synced before the process's objects go away.
   n.fs->crash(sc_.crash_mode);
-  result_.counters.add(sc_.crash_mode == CrashMode::kRandom ? "crash_torn"
+  result_.counters.add(sc_.crash_mode == CrashMode::kRandom               ? "crash_torn"
                        : sc_.crash_mode == CrashMode::kRandomFlipUnsynced ? "crash_torn_bitflip"
-                                                                           : "crash_lose_unsynced");
+                                                                          : "crash_lose_unsynced");
   n.raft.reset();
   n.storage.reset();
   n.wal.clear();
@@ -331,7 +334,8 @@ void World::handle_ready(Node& n, raft::Ready& rd) {
   Node::Unsynced u;
   if (!rd.entries.empty()) u.persisted = {rd.entries.back().index, rd.entries.back().term};
   u.after = std::move(rd.messages_after_persist);
-  u.due = std::max(n.wal.empty() ? 0 : n.wal.back().due, now_ + rng_.between(sc_.fsync_min_ms, sc_.fsync_max_ms));
+  u.due = std::max(n.wal.empty() ? 0 : n.wal.back().due,
+                   now_ + rng_.between(sc_.fsync_min_ms, sc_.fsync_max_ms));
   n.wal.push_back(std::move(u));
   for (const auto& e : rd.committed_entries) apply(n, e);
   if (!rd.committed_entries.empty()) n.raft->on_applied(n.applied);
@@ -358,13 +362,16 @@ void World::handle_ready(Node& n, raft::Ready& rd) {
     if (pr.outcome == raft::ProposalOutcome::kCommitted) {
       auto r = n.results.find(pr.index);
       if (r == n.results.end()) {
-        violate("committed proposal at " + std::to_string(pr.index.value()) + " was not applied first");
+        violate("committed proposal at " + std::to_string(pr.index.value()) +
+                " was not applied first");
         continue;
       }
-      finish(op, r->second == KvResult::kOk ? lincheck::Outcome::kOk : lincheck::Outcome::kCasMismatch);
+      finish(op,
+             r->second == KvResult::kOk ? lincheck::Outcome::kOk : lincheck::Outcome::kCasMismatch);
     } else {
-      finish(op, pr.outcome == raft::ProposalOutcome::kFailedDefinite ? lincheck::Outcome::kFail
-                                                                        : lincheck::Outcome::kIndeterminate);
+      finish(op, pr.outcome == raft::ProposalOutcome::kFailedDefinite
+                     ? lincheck::Outcome::kFail
+                     : lincheck::Outcome::kIndeterminate);
     }
   }
   std::erase_if(n.serving, [&](const auto& w) {
@@ -383,7 +390,8 @@ void World::apply(Node& n, const raft::Entry& e) {
   uint64_t h = checksum64(e.data) ^ (static_cast<uint64_t>(e.type) << 56);
   auto [it, fresh] = applied_entries_.try_emplace(e.index.value(), e.term, h);
   if (!fresh && it->second != std::make_pair(e.term, h)) {
-    violate("state machine safety: two different entries applied at index " + std::to_string(e.index.value()));
+    violate("state machine safety: two different entries applied at index " +
+            std::to_string(e.index.value()));
   }
   if (e.type == raft::EntryType::kNormal) {
     auto cmd = decode_command(e.data);
@@ -442,7 +450,8 @@ void World::sync_wal(Node& n) {
 
 void World::send(Node& from, Message m) {
   if (m.fill_from_snapshot) {
-    if (from.storage->snapshot().index != m.snapshot.index || from.storage->snapshot().term != m.snapshot.term) {
+    if (from.storage->snapshot().index != m.snapshot.index ||
+        from.storage->snapshot().term != m.snapshot.term) {
       return;  // that snapshot is gone; the leader resends
     }
     auto bytes = from.storage->read_snapshot_chunk(m.snapshot, m.offset, m.count);
@@ -489,18 +498,24 @@ void World::finish(const ClientOp& op, lincheck::Outcome outcome, std::optional<
   done_[op.history_index] = true;
   auto& h = history_[op.history_index];
   log("p%d op#%zu %s %s on n%llu -> outcome %d (%s)", op.client, op.history_index,
-      h.kind == lincheck::OpKind::kRead ? "read" : h.kind == lincheck::OpKind::kWrite ? "write" : "cas",
-      h.key.c_str(), (unsigned long long)clients_[op.client].node.value(), static_cast<int>(outcome),
+      h.kind == lincheck::OpKind::kRead    ? "read"
+      : h.kind == lincheck::OpKind::kWrite ? "write"
+                                           : "cas",
+      h.key.c_str(), (unsigned long long)clients_[op.client].node.value(),
+      static_cast<int>(outcome),
       h.kind == lincheck::OpKind::kRead ? std::to_string(read ? *read : -1).c_str()
-      : h.kind == lincheck::OpKind::kWrite ? std::to_string(h.value ? *h.value : -1).c_str()
-      : (std::to_string(h.from) + "->" + std::to_string(h.to)).c_str());
+      : h.kind == lincheck::OpKind::kWrite
+          ? std::to_string(h.value ? *h.value : -1).c_str()
+          : (std::to_string(h.from) + "->" + std::to_string(h.to)).c_str());
   h.outcome = outcome;
   h.return_time = now_;
   if (h.kind == lincheck::OpKind::kRead && outcome == lincheck::Outcome::kOk) h.value = read;
   if (outcome == lincheck::Outcome::kOk && !faults_) last_ok_after_heal_ = now_;
-  result_.counters.add(std::string("op_") + (outcome == lincheck::Outcome::kOk ? "ok"
-                       : outcome == lincheck::Outcome::kFail ? "fail"
-                       : outcome == lincheck::Outcome::kCasMismatch ? "cas_mismatch" : "indeterminate"));
+  result_.counters.add(std::string("op_") + (outcome == lincheck::Outcome::kOk     ? "ok"
+                                             : outcome == lincheck::Outcome::kFail ? "fail"
+                                             : outcome == lincheck::Outcome::kCasMismatch
+                                                 ? "cas_mismatch"
+                                                 : "indeterminate"));
   Client& c = clients_[op.client];
   if (c.busy && c.op.history_index == op.history_index) {
     c.busy = false;
@@ -527,7 +542,9 @@ void World::client_step(int ci) {
   op.key = "k" + std::to_string(rng_.uniform(sc_.keys));
   op.call_time = now_;
   uint64_t kind = rng_.uniform(3);
-  op.kind = kind == 0 ? lincheck::OpKind::kRead : kind == 1 ? lincheck::OpKind::kWrite : lincheck::OpKind::kCas;
+  op.kind = kind == 0   ? lincheck::OpKind::kRead
+            : kind == 1 ? lincheck::OpKind::kWrite
+                        : lincheck::OpKind::kCas;
   ClientOp ref{history_.size(), ci};
   history_.push_back(op);
   done_.push_back(false);
@@ -551,7 +568,8 @@ void World::client_step(int ci) {
       h.value = cmd.value = next_value_++;
     } else {
       cmd.op = KvCommand::Op::kCas;
-      h.from = cmd.from = static_cast<int64_t>(rng_.between(1, std::max<int64_t>(1, next_value_ - 1)));
+      h.from = cmd.from =
+          static_cast<int64_t>(rng_.between(1, std::max<int64_t>(1, next_value_ - 1)));
       h.to = cmd.value = next_value_++;
     }
     auto pid = n.raft->propose(encode_command(cmd));
@@ -599,7 +617,8 @@ void World::inject_faults() {
       }
       result_.counters.add("partition_symmetric");
     } else if (kind == 1) {  // one-way links
-      for (int i = 0; i < 3; ++i) cut_.insert({ids[rng_.uniform(ids.size())], ids[rng_.uniform(ids.size())]});
+      for (int i = 0; i < 3; ++i)
+        cut_.insert({ids[rng_.uniform(ids.size())], ids[rng_.uniform(ids.size())]});
       result_.counters.add("partition_one_way");
     } else if (kind == 2) {  // the leader isolated
       if (Node* l = leader()) {
@@ -647,16 +666,18 @@ void World::inject_faults() {
     } else if (cfg.voters.size() < 7 && (cfg.voters.size() <= sc_.nodes || rng_.chance(1, 2))) {
       ch.type = raft::MembershipChangeType::kAddLearner;
       ch.node = NodeId(++next_node_id_);
-      if (sc_.policy.kind == raft::QuorumPolicyKind::kGroups) ch.group = rng_.chance(1, 2) ? "cloud-a" : "cloud-b";
+      if (sc_.policy.kind == raft::QuorumPolicyKind::kGroups)
+        ch.group = rng_.chance(1, 2) ? "cloud-a" : "cloud-b";
     } else {
       std::vector<NodeId> v(cfg.voters.begin(), cfg.voters.end());
       ch.type = raft::MembershipChangeType::kRemove;
       ch.node = v[rng_.uniform(v.size())];
     }
     if (l->raft->propose_membership(ch).ok()) {
-      result_.counters.add(ch.type == raft::MembershipChangeType::kAddLearner    ? "member_add_learner"
-                           : ch.type == raft::MembershipChangeType::kPromoteLearner ? "member_promote"
-                                                                                   : "member_remove");
+      result_.counters.add(ch.type == raft::MembershipChangeType::kAddLearner ? "member_add_learner"
+                           : ch.type == raft::MembershipChangeType::kPromoteLearner
+                               ? "member_promote"
+                               : "member_remove");
       if (ch.type == raft::MembershipChangeType::kAddLearner) {
         Node& fresh = nodes_[ch.node];
         fresh.id = ch.node;
@@ -673,9 +694,11 @@ void World::check(Node& n) {
   n.raft->check_invariants();
   n.storage->log().check_invariants();
   auto st = n.raft->status();
-  if (st.commit < n.commit_seen) violate("n" + std::to_string(n.id.value()) + " commit index went backwards");
+  if (st.commit < n.commit_seen)
+    violate("n" + std::to_string(n.id.value()) + " commit index went backwards");
   n.commit_seen = st.commit;
-  if (st.applied > st.commit) violate("n" + std::to_string(n.id.value()) + " applied beyond commit");
+  if (st.applied > st.commit)
+    violate("n" + std::to_string(n.id.value()) + " applied beyond commit");
   if (st.role == RoleKind::kLeader) {
     // Leader Append-Only (Figure 3): while it leads a term, its log only grows, and what it held
     // stays as it was.
@@ -707,7 +730,9 @@ void World::check_cluster() {
       const raft::Entry& e = log.at(i);
       uint64_t h = checksum64(e.data) ^ (static_cast<uint64_t>(e.type) << 56);
       auto [it, fresh] = entry_hash_.try_emplace({i.value(), e.term.value()}, h);
-      if (!fresh && it->second != h) violate("log matching: two entries at index " + std::to_string(i.value()) + " term " + std::to_string(e.term.value()));
+      if (!fresh && it->second != h)
+        violate("log matching: two entries at index " + std::to_string(i.value()) + " term " +
+                std::to_string(e.term.value()));
     }
   }
   // Only the newest leader ever elected is bound to hold every committed entry: a deposed leader
@@ -715,14 +740,17 @@ void World::check_cluster() {
   Node* l = leader();
   if (l && !leader_of_term_.empty() && l->raft->term() == leader_of_term_.rbegin()->first) {
     const auto& log = l->raft->log();
-    for (auto it = applied_entries_.lower_bound(log.first_index().value()); it != applied_entries_.end(); ++it) {
+    for (auto it = applied_entries_.lower_bound(log.first_index().value());
+         it != applied_entries_.end(); ++it) {
       LogIndex i(it->first);
       if (i > log.last_index()) {
-        violate("leader completeness: n" + std::to_string(l->id.value()) + " lacks applied entry " + std::to_string(i.value()));
+        violate("leader completeness: n" + std::to_string(l->id.value()) + " lacks applied entry " +
+                std::to_string(i.value()));
         break;
       }
       if (log.at(i).term != it->second.first) {
-        violate("leader completeness: n" + std::to_string(l->id.value()) + " has a different entry at applied index " + std::to_string(i.value()));
+        violate("leader completeness: n" + std::to_string(l->id.value()) +
+                " has a different entry at applied index " + std::to_string(i.value()));
         break;
       }
     }
@@ -796,13 +824,17 @@ SimResult World::run() {
   const uint64_t healed_at = now_;
   while (now_ < healed_at + opt_.liveness_ms && result_.ok && last_ok_after_heal_ == 0) step();
   if (result_.ok && last_ok_after_heal_ == 0) {
-    violate("liveness: no operation succeeded within " + std::to_string(opt_.liveness_ms) + " ms after healing");
+    violate("liveness: no operation succeeded within " + std::to_string(opt_.liveness_ms) +
+            " ms after healing");
   }
-  result_.counters.add("recovery_ms", last_ok_after_heal_ > 0 ? last_ok_after_heal_ - healed_at : 0);
+  result_.counters.add("recovery_ms",
+                       last_ok_after_heal_ > 0 ? last_ok_after_heal_ - healed_at : 0);
   // Quiesce: no new client operations; wait for every voter to apply the same state.
   for (auto& c : clients_) c.next_at = UINT64_MAX;
   const uint64_t quiet_at = now_;
-  while (result_.ok && now_ < quiet_at + opt_.liveness_ms && !(now_ > quiet_at + 200 && converged())) step();
+  while (result_.ok && now_ < quiet_at + opt_.liveness_ms &&
+         !(now_ > quiet_at + 200 && converged()))
+    step();
   if (result_.ok && !converged()) violate("liveness: voters did not converge to one state");
   if (result_.ok) check_cluster();
   for (size_t i = 0; i < history_.size(); ++i) {
@@ -823,14 +855,16 @@ SimResult World::run() {
   result_.ops = history_.size();
   // kUnknown (the search hit its bound) fails the seed too: an unproven history is no pass.
   if (result_.ok && !verdict.ok()) {
-    violate("history of " + std::to_string(history_.size()) + " ops: " +
-            std::string(lincheck::verdict_name(verdict.verdict)) + ", key " + verdict.key + "\n" +
-            verdict.explanation);
+    violate("history of " + std::to_string(history_.size()) +
+            " ops: " + std::string(lincheck::verdict_name(verdict.verdict)) + ", key " +
+            verdict.key + "\n" + verdict.explanation);
   }
   result_.counters.add("lincheck_" + std::string(lincheck::verdict_name(verdict.verdict)));
   result_.counters.add("nodes_" + std::to_string(sc_.nodes));
-  result_.counters.add(std::string("policy_") + (sc_.policy.kind == raft::QuorumPolicyKind::kMajority ? "majority"
-                       : sc_.policy.kind == raft::QuorumPolicyKind::kGroups ? "groups" : "explicit_commit"));
+  result_.counters.add(std::string("policy_") +
+                       (sc_.policy.kind == raft::QuorumPolicyKind::kMajority ? "majority"
+                        : sc_.policy.kind == raft::QuorumPolicyKind::kGroups ? "groups"
+                                                                             : "explicit_commit"));
   if (sc_.lease_reads) result_.counters.add("lease_reads_on");
   for (auto& [id, n] : nodes_) {
     if (n.up) {

@@ -23,15 +23,15 @@ std::string assert_message(const Args&... args) {
 
 }  // namespace chorus::detail
 
-#define CHORUS_ASSERT(cond, ...)                                                        \
-  do {                                                                                  \
-    if (!(cond)) [[unlikely]] {                                                         \
-      ::chorus::detail::assert_failed(#cond, __FILE__, __LINE__,                        \
-                                      ::chorus::detail::assert_message(__VA_ARGS__));   \
-    }                                                                                   \
+#define CHORUS_ASSERT(cond, ...)                                                      \
+  do {                                                                                \
+    if (!(cond)) [[unlikely]] {                                                       \
+      ::chorus::detail::assert_failed(#cond, __FILE__, __LINE__,                      \
+                                      ::chorus::detail::assert_message(__VA_ARGS__)); \
+    }                                                                                 \
   } while (0)
 
 // A state that must never be reached.
-#define CHORUS_UNREACHABLE(...) \
+#define CHORUS_UNREACHABLE(...)                                      \
   ::chorus::detail::assert_failed("unreachable", __FILE__, __LINE__, \
                                   ::chorus::detail::assert_message(__VA_ARGS__))

@@ -6,7 +6,9 @@
 
 namespace chorus {
 
-uint64_t checksum64(std::span<const std::byte> data) { return XXH3_64bits(data.data(), data.size()); }
+uint64_t checksum64(std::span<const std::byte> data) {
+  return XXH3_64bits(data.data(), data.size());
+}
 
 uint64_t checksum64(std::string_view data) { return XXH3_64bits(data.data(), data.size()); }
 

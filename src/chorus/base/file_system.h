@@ -24,10 +24,10 @@
 namespace chorus {
 
 enum class OpenMode : uint8_t {
-  kReadOnly,    // must exist
-  kReadWrite,   // must exist
-  kCreate,      // read-write; created (empty) if missing
-  kCreateNew,   // read-write; fails with kAlreadyExists if present
+  kReadOnly,   // must exist
+  kReadWrite,  // must exist
+  kCreate,     // read-write; created (empty) if missing
+  kCreateNew,  // read-write; fails with kAlreadyExists if present
 };
 
 class File {

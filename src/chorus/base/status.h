@@ -20,16 +20,16 @@ enum class StatusCode : uint8_t {
   kInvalidArgument,  // the caller asked for something malformed or out of range
   kNotFound,
   kAlreadyExists,
-  kCorruption,       // data on disk or on the wire fails its checks
-  kIoError,          // the OS reported an I/O error (EIO, ...)
-  kNoSpace,          // ENOSPC / quota: the operation did not happen
-  kFailed,           // the component stopped after an earlier fatal error (e.g. fsync failure)
-  kTooLarge,         // a record or message over its documented maximum
-  kUnavailable,      // definite: not done, try again later (no leader, closed, busy)
-  kTimeout,          // indefinite: may or may not have happened
-  kAborted,          // definite: withdrawn (transaction aborted, leadership lost before append)
-  kNotLeader,        // definite: this node cannot serve it; see the leader hint
-  kBusy,             // a lock is held by someone else
+  kCorruption,   // data on disk or on the wire fails its checks
+  kIoError,      // the OS reported an I/O error (EIO, ...)
+  kNoSpace,      // ENOSPC / quota: the operation did not happen
+  kFailed,       // the component stopped after an earlier fatal error (e.g. fsync failure)
+  kTooLarge,     // a record or message over its documented maximum
+  kUnavailable,  // definite: not done, try again later (no leader, closed, busy)
+  kTimeout,      // indefinite: may or may not have happened
+  kAborted,      // definite: withdrawn (transaction aborted, leadership lost before append)
+  kNotLeader,    // definite: this node cannot serve it; see the leader hint
+  kBusy,         // a lock is held by someone else
   kReadOnly,
 };
 
@@ -39,7 +39,8 @@ class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(StatusCode code, std::string message);
-  Status(const Status& other) : state_(other.state_ ? std::make_unique<State>(*other.state_) : nullptr) {}
+  Status(const Status& other)
+      : state_(other.state_ ? std::make_unique<State>(*other.state_) : nullptr) {}
   Status& operator=(const Status& other) {
     if (this != &other) state_ = other.state_ ? std::make_unique<State>(*other.state_) : nullptr;
     return *this;
@@ -48,7 +49,9 @@ class [[nodiscard]] Status {
   Status& operator=(Status&&) noexcept = default;
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
   static Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
@@ -84,7 +87,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     CHORUS_ASSERT(!std::get<Status>(v_).ok(), "Result built from an ok Status");
   }
@@ -117,9 +120,9 @@ class [[nodiscard]] Result {
 #define CHORUS_CONCAT(a, b) CHORUS_CONCAT_INNER(a, b)
 
 // Returns the Status from the enclosing function when `expr` (a Status) is not ok.
-#define CHORUS_TRY(expr)                      \
-  do {                                        \
-    ::chorus::Status chorus_try_s_ = (expr);  \
+#define CHORUS_TRY(expr)                           \
+  do {                                             \
+    ::chorus::Status chorus_try_s_ = (expr);       \
     if (!chorus_try_s_.ok()) return chorus_try_s_; \
   } while (0)
 

@@ -24,7 +24,10 @@ class StrongId {
   constexpr StrongId operator+(Rep d) const { return StrongId(v_ + d); }
   constexpr StrongId operator-(Rep d) const { return StrongId(v_ - d); }
   constexpr Rep operator-(StrongId o) const { return v_ - o.v_; }
-  constexpr StrongId& operator++() { ++v_; return *this; }
+  constexpr StrongId& operator++() {
+    ++v_;
+    return *this;
+  }
 
   friend std::ostream& operator<<(std::ostream& out, StrongId id) { return out << id.v_; }
 
@@ -45,5 +48,7 @@ using NodeId = StrongId<NodeIdTag>;
 
 template <typename Tag, typename Rep>
 struct std::hash<chorus::StrongId<Tag, Rep>> {
-  size_t operator()(chorus::StrongId<Tag, Rep> id) const noexcept { return std::hash<Rep>{}(id.value()); }
+  size_t operator()(chorus::StrongId<Tag, Rep> id) const noexcept {
+    return std::hash<Rep>{}(id.value());
+  }
 };

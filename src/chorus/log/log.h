@@ -119,7 +119,7 @@ class Iterator {
   size_t next_start_ = 0;
   size_t len_ = 0;
   uint64_t epoch_ = 0;
-  std::string file_;  // segment file of the buffered records, for error messages
+  std::string file_;         // segment file of the buffered records, for error messages
   uint64_t buf_offset_ = 0;  // file offset of buf_[0]
   Status status_;
 };
@@ -240,7 +240,7 @@ class Log {
   // wait on it without holding mu_, then read durable_published_ (= durable_index_).
   std::atomic<uint64_t> sync_rounds_{0};
   std::atomic<uint64_t> durable_published_{0};
-  uint64_t last_group_size_ = 1;  // records made durable by the last group sync
+  uint64_t last_group_size_ = 1;                    // records made durable by the last group sync
   std::vector<std::shared_ptr<Segment>> segments_;  // ordered by first index; last is active
   LogIndex first_index_, last_index_, durable_index_;
   uint64_t next_sequence_ = 1;

@@ -89,10 +89,9 @@ Status Log::recover() {
     Segment& seg = *segments_[i];
     CHORUS_TRY(recover_segment(seg, i + 1 == segments_.size(), repair));
     if (i > 0 && seg.first != segments_[i - 1]->last().next()) {
-      return Status::Corruption(join_path(dir_, seg.name) + ": starts at index " +
-                                std::to_string(seg.first.value()) +
-                                " but the previous segment ends at " +
-                                std::to_string(segments_[i - 1]->last().value()));
+      return Status::Corruption(
+          join_path(dir_, seg.name) + ": starts at index " + std::to_string(seg.first.value()) +
+          " but the previous segment ends at " + std::to_string(segments_[i - 1]->last().value()));
     }
   }
   if (!options_.read_only) {
@@ -135,8 +134,8 @@ Status Log::read_segment_header(Segment& seg) {
   auto header = n == kSegmentHeaderBytes ? decode_segment_header(hb) : std::nullopt;
   if (!header) return corruption(path, 0, "bad segment header");
   if (header->first_index != seg.first.value()) {
-    return corruption(path, 0, "segment header names first index " +
-                                   std::to_string(header->first_index));
+    return corruption(path, 0,
+                      "segment header names first index " + std::to_string(header->first_index));
   }
   seg.sequence = header->sequence;
   seg.supersedes = (header->flags & kSegmentSupersedes) != 0;
@@ -167,10 +166,10 @@ Status Log::recover_segment(Segment& seg, bool is_last, TailRepair& repair) {
     ByteSpan rec = scan.get(pos, record_size(rh->length));
     CHORUS_TRY(scan.status());
     LogIndex expected = seg.first + seg.count();
-    bool index_ok = rh->type == RecordType::kData   ? rh->index == expected.value()
-                    : rh->type == RecordType::kSeal ? rh->index == expected.prev().value()
-                                                    : rh->index >= seg.first.value() &&
-                                                          rh->index <= expected.value();
+    bool index_ok = rh->type == RecordType::kData ? rh->index == expected.value()
+                    : rh->type == RecordType::kSeal
+                        ? rh->index == expected.prev().value()
+                        : rh->index >= seg.first.value() && rh->index <= expected.value();
     if (!decode_record(rec) || !index_ok) {
       bad = true;
       break;
@@ -199,16 +198,19 @@ Status Log::recover_segment(Segment& seg, bool is_last, TailRepair& repair) {
     if (!is_last) return corruption(path, pos, "bad record in a closed segment");
     if (seal_pos) return corruption(path, pos, "data after the seal of a cleanly closed log");
     if (max_claim >= expected.value()) {
-      return corruption(path, pos, "bad record at index " + std::to_string(expected.value()) +
-                                       ", which a later record says was durable");
+      return corruption(path, pos,
+                        "bad record at index " + std::to_string(expected.value()) +
+                            ", which a later record says was durable");
     }
     // Is there proof further on that this part was durable? A seal, or a record claiming it.
-    for (uint64_t at = pos + kRecordAlign; at + kRecordHeaderBytes <= tail_end; at += kRecordAlign) {
+    for (uint64_t at = pos + kRecordAlign; at + kRecordHeaderBytes <= tail_end;
+         at += kRecordAlign) {
       auto rh = decode_record_header(scan.get(at, kRecordHeaderBytes));
       if (!rh || (rh->type != RecordType::kSeal && rh->synced_index < expected.value())) continue;
       if (decode_record(scan.get(at, record_size(rh->length)))) {
-        return corruption(path, pos, "bad record followed by a record at offset " +
-                                         std::to_string(at) + " that proves it was durable");
+        return corruption(path, pos,
+                          "bad record followed by a record at offset " + std::to_string(at) +
+                              " that proves it was durable");
       }
     }
     CHORUS_TRY(scan.status());

@@ -83,8 +83,8 @@ std::vector<SegmentInfo> Log::segments() const {
   std::vector<SegmentInfo> out;
   for (const auto& seg : segments_) {
     auto size = seg->file->size();
-    out.push_back({seg->name, seg->first, seg->last(), seg->count(), seg->end,
-                   size.ok() ? *size : 0});
+    out.push_back(
+        {seg->name, seg->first, seg->last(), seg->count(), seg->end, size.ok() ? *size : 0});
   }
   return out;
 }
@@ -106,8 +106,7 @@ void Log::check_invariants() const {
   }
 }
 
-Iterator::Iterator(const Log* log, LogIndex from, LogIndex to)
-    : log_(log), next_(from), to_(to) {}
+Iterator::Iterator(const Log* log, LogIndex from, LogIndex to) : log_(log), next_(from), to_(to) {}
 
 bool Iterator::next() {
   if (!status_.ok() || next_ > to_) return false;
@@ -133,7 +132,8 @@ bool Iterator::fill() {
   if (next_ > to_) return false;
   auto loc = log_->locate(next_);
   if (!loc) {
-    status_ = Status::NotFound("index " + std::to_string(next_.value()) + " is no longer in the log");
+    status_ =
+        Status::NotFound("index " + std::to_string(next_.value()) + " is no longer in the log");
     return false;
   }
   const auto& seg = *loc->segment;
@@ -144,11 +144,15 @@ bool Iterator::fill() {
   size_t lo = k, hi = last_k;
   while (lo < hi) {
     size_t mid = lo + (hi - lo + 1) / 2;
-    if (seg.record_end(mid) <= limit) lo = mid; else hi = mid - 1;
+    if (seg.record_end(mid) <= limit)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   uint64_t end = seg.record_end(lo);
   starts_.clear();
-  for (size_t i = k; i <= lo; ++i) starts_.push_back(static_cast<uint32_t>(seg.offsets[i] - loc->offset));
+  for (size_t i = k; i <= lo; ++i)
+    starts_.push_back(static_cast<uint32_t>(seg.offsets[i] - loc->offset));
   next_start_ = 0;
   if (Status st = log_->ensure_written({loc->segment, loc->offset, end}, lock); !st.ok()) {
     status_ = std::move(st);

@@ -16,8 +16,10 @@ Status Log::check_writable() const {
 
 Status Log::fail(Status cause) {
   if (failed_.ok()) {
-    failed_ = Status::Failed("log " + dir_ + " stopped after an I/O error; nothing is acknowledged "
-                             "after it: " + cause.ToString());
+    failed_ = Status::Failed("log " + dir_ +
+                             " stopped after an I/O error; nothing is acknowledged "
+                             "after it: " +
+                             cause.ToString());
   }
   end_sync_round();
   return failed_;
@@ -55,7 +57,8 @@ Result<LogIndex> Log::append_batch(std::span<const ByteSpan> records) {
   while (true) {
     CHORUS_TRY(ensure_room(bytes, lock));
     const Segment& active = *segments_.back();
-    direct = options_.durability == Durability::kNone || active.end + bytes > options_.segment_bytes;
+    direct =
+        options_.durability == Durability::kNone || active.end + bytes > options_.segment_bytes;
     if (!direct || (!sync_running_ && !rolling_)) break;
     // A direct write must follow the buffered bytes; wait for the leader, then look again.
     durable_cv_.wait(lock, [&] { return !sync_running_ && !rolling_; });
@@ -70,9 +73,9 @@ Result<LogIndex> Log::append_batch(std::span<const ByteSpan> records) {
   for (size_t i = 0; i < records.size(); ++i) {
     seg.offsets.push_back(static_cast<uint32_t>(seg.end + (out.size() - start)));
     uint8_t flags = i + 1 < records.size() ? kFlagBatchContinues : 0;
-    encode_record({(last_index_ + (i + 1)).value(), durable_index_.value(), 0, RecordType::kData,
-                   flags},
-                  records[i], out);
+    encode_record(
+        {(last_index_ + (i + 1)).value(), durable_index_.value(), 0, RecordType::kData, flags},
+        records[i], out);
   }
   if (direct) {
     Status written = seg.file->write_at(seg.end, out);
@@ -135,9 +138,8 @@ Status Log::wait_durable(LogIndex index, std::unique_lock<std::mutex>& lock) {
       // steady concurrent appenders fill each group at once, a lone appender never waits.
       uint64_t want = std::min<uint64_t>(options_.group_max_records, last_group_size_);
       leader_waiting_ = true;
-      leader_cv_.wait_for(lock, std::chrono::microseconds(options_.group_delay_us), [&] {
-        return last_index_ - durable_index_ >= want || closed_;
-      });
+      leader_cv_.wait_for(lock, std::chrono::microseconds(options_.group_delay_us),
+                          [&] { return last_index_ - durable_index_ >= want || closed_; });
       leader_waiting_ = false;
     }
     LogIndex target = last_index_;

@@ -24,7 +24,8 @@ std::optional<SegmentHeader> decode_segment_header(const std::byte* in) {
     return std::nullopt;
   }
   if (!all_zero(ByteSpan(in + 40, kSegmentHeaderBytes - 40))) return std::nullopt;
-  SegmentHeader h{load_le<uint64_t>(in + 16), load_le<uint64_t>(in + 24), load_le<uint32_t>(in + 12)};
+  SegmentHeader h{load_le<uint64_t>(in + 16), load_le<uint64_t>(in + 24),
+                  load_le<uint32_t>(in + 12)};
   if (h.first_index == 0 || (h.flags & ~kSegmentSupersedes) != 0) return std::nullopt;
   return h;
 }

@@ -174,9 +174,9 @@ Result<raft::Bootstrap> RaftStorage::load() {
   }
   CHORUS_TRY(it.status());
   if (!b.entries.empty() && b.entries.front().index != snapshot_.index.next()) {
-    return Status::Corruption(log_->dir() + ": the log starts at " +
-                              std::to_string(b.entries.front().index.value()) +
-                              " but the snapshot ends at " + std::to_string(snapshot_.index.value()));
+    return Status::Corruption(
+        log_->dir() + ": the log starts at " + std::to_string(b.entries.front().index.value()) +
+        " but the snapshot ends at " + std::to_string(snapshot_.index.value()));
   }
   // The saved commit index is never behind the snapshot, nor past what the log holds.
   LogIndex last = b.entries.empty() ? snapshot_.index : b.entries.back().index;
@@ -251,7 +251,8 @@ std::string RaftStorage::snapshot_path(const raft::SnapshotMeta& meta, bool inco
 }
 
 Status RaftStorage::save_snapshot(const raft::SnapshotMeta& meta, ByteSpan state) {
-  CHORUS_TRY(write_file_durably(fs_, snapshot_path(meta, false), encode_snapshot_file(meta, state)));
+  CHORUS_TRY(
+      write_file_durably(fs_, snapshot_path(meta, false), encode_snapshot_file(meta, state)));
   snapshot_ = meta;
   return remove_other_snapshots(snapshot_name(meta, false));
 }
@@ -272,7 +273,8 @@ Status RaftStorage::install_snapshot(const raft::SnapshotMeta& meta) {
     CHORUS_ASSIGN_OR_RETURN(Bytes state, read_whole(fs_, part));
     if (state.size() != meta.size_bytes) {
       return Status::Corruption(part + ": received " + std::to_string(state.size()) +
-                                " bytes of a " + std::to_string(meta.size_bytes) + "-byte snapshot");
+                                " bytes of a " + std::to_string(meta.size_bytes) +
+                                "-byte snapshot");
     }
     CHORUS_ASSIGN_OR_RETURN(auto f, fs_.open(part, OpenMode::kReadWrite));
     CHORUS_TRY(f->write_at(state.size(), encode_snapshot_trailer(meta, state)));

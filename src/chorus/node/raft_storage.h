@@ -57,7 +57,8 @@ class RaftStorage {
   Status install_snapshot(const raft::SnapshotMeta& meta);
   // The state bytes of a saved snapshot (for restore), whole or a chunk of them (for sending).
   Result<Bytes> read_snapshot_state(const raft::SnapshotMeta& meta);
-  Result<Bytes> read_snapshot_chunk(const raft::SnapshotMeta& meta, uint64_t offset, uint64_t count);
+  Result<Bytes> read_snapshot_chunk(const raft::SnapshotMeta& meta, uint64_t offset,
+                                    uint64_t count);
   // After compact(): entries up to index may go (whole log segments are dropped).
   Status trim_log(LogIndex upto);
 

@@ -36,7 +36,8 @@ Bytes encode_snapshot_file(const raft::SnapshotMeta& meta, ByteSpan state) {
 
 Result<DecodedSnapshot> decode_snapshot_file(ByteSpan file) {
   if (file.size() < kSnapshotTrailerBytes + kSnapshotMetaFixedBytes) {
-    return Status::Corruption("snapshot file of " + std::to_string(file.size()) + " bytes is too short");
+    return Status::Corruption("snapshot file of " + std::to_string(file.size()) +
+                              " bytes is too short");
   }
   const std::byte* t = file.data() + file.size() - kSnapshotTrailerBytes;
   if (load_le<uint64_t>(t + 8) != kSnapshotMagic) return Status::Corruption("not a snapshot file");
@@ -58,9 +59,9 @@ Result<DecodedSnapshot> decode_snapshot_file(ByteSpan file) {
   out.meta.term = Term(load_le<uint64_t>(m + 8));
   out.meta.size_bytes = load_le<uint64_t>(m + 16);
   if (out.meta.size_bytes != state_len) return Status::Corruption("snapshot size mismatch");
-  CHORUS_ASSIGN_OR_RETURN(
-      out.meta.config,
-      raft::decode_configuration(ByteSpan(m + kSnapshotMetaFixedBytes, meta_len - kSnapshotMetaFixedBytes)));
+  CHORUS_ASSIGN_OR_RETURN(out.meta.config,
+                          raft::decode_configuration(ByteSpan(m + kSnapshotMetaFixedBytes,
+                                                              meta_len - kSnapshotMetaFixedBytes)));
   out.state = file.first(state_len);
   return out;
 }

@@ -57,7 +57,9 @@ Result<ProposalId> Raft::propose_batch(std::vector<Bytes> batch) {
   } else {
     for (const Entry& e : entries) pending_proposals_[e.proposal] = {false, {}, {}, now_};
     // log_term names the term of the leader it is meant for: no other leader may append it.
-    send(Message{.type = MessageType::kPropose, .to = leader_, .log_term = term_,
+    send(Message{.type = MessageType::kPropose,
+                 .to = leader_,
+                 .log_term = term_,
                  .entries = std::move(entries)});
   }
   return first;

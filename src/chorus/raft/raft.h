@@ -14,8 +14,8 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <set>
 #include <optional>
+#include <set>
 #include <variant>
 #include <vector>
 

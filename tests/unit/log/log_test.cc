@@ -140,7 +140,8 @@ TEST(Log, TrimPrefixDropsWholeSegmentsOnly) {
   ASSERT_TRUE(log->trim_prefix(second_first + 1).ok());
   EXPECT_EQ(log->first_index(), second_first);
   EXPECT_EQ(log->read(second_first.prev()).status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(str(*log->read(second_first + 1)), "record-" + std::to_string(second_first.value() + 1));
+  EXPECT_EQ(str(*log->read(second_first + 1)),
+            "record-" + std::to_string(second_first.value() + 1));
   log.reset();
   auto again = open_ok(t.sub("l"), small());
   EXPECT_EQ(again->first_index(), second_first);

@@ -17,7 +17,9 @@ TEST(LogTruncateCrash, EveryCrashPointReopensToOldOrNew) {
   uint64_t old_state = 0, new_state = 0;
   for (uint64_t seed = 1; seed <= 400; ++seed) {
     SimFileSystem fs(seed);
-    Options o{.fs = &fs, .durability = Durability::kAlways, .segment_bytes = 64 << 10,
+    Options o{.fs = &fs,
+              .durability = Durability::kAlways,
+              .segment_bytes = 64 << 10,
               .background_preallocate = false};
     uint64_t acked_new = 0;
     {
@@ -43,7 +45,8 @@ TEST(LogTruncateCrash, EveryCrashPointReopensToOldOrNew) {
       ++new_state;
       EXPECT_GE(log.last_index().value(), std::max<uint64_t>(acked_new, 9)) << "seed " << seed;
       for (LogIndex i(10); i <= log.last_index(); ++i) {
-        EXPECT_EQ(as_string_view(*log.read(i)), "new" + std::to_string(i.value())) << "seed " << seed;
+        EXPECT_EQ(as_string_view(*log.read(i)), "new" + std::to_string(i.value()))
+            << "seed " << seed;
       }
     }
   }

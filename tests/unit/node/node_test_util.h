@@ -60,9 +60,7 @@ inline Bytes counter_command(int64_t delta, std::string_view tag = {}) {
   b.insert(b.end(), t.begin(), t.end());
   return b;
 }
-inline int64_t counter_value(ByteSpan b) {
-  return b.size() >= 8 ? load_le<int64_t>(b.data()) : -1;
-}
+inline int64_t counter_value(ByteSpan b) { return b.size() >= 8 ? load_le<int64_t>(b.data()) : -1; }
 
 class CounterMachine final : public StateMachine {
  public:

@@ -18,7 +18,8 @@ raft::Entry entry(uint64_t index, uint64_t term, std::string_view data) {
 }
 
 std::unique_ptr<RaftStorage> open(SimFileSystem& fs) {
-  auto s = RaftStorage::open(fs, "/node", {.segment_bytes = 64 << 10, .background_preallocate = false});
+  auto s =
+      RaftStorage::open(fs, "/node", {.segment_bytes = 64 << 10, .background_preallocate = false});
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   return s.ok() ? std::move(s).value() : nullptr;
 }
@@ -39,8 +40,10 @@ TEST(RaftStorage, PersistedStateSurvivesCrashUnsyncedDoesNot) {
     auto s = open(fs);
     ASSERT_TRUE(s->load().ok());
     ASSERT_TRUE(s->persist(raft::HardState{Term(2), NodeId(1), LogIndex(1)},
-                           {entry(1, 1, "a"), entry(2, 2, "b")}).ok());
-    ASSERT_TRUE(s->write(raft::HardState{Term(3), NodeId(2), LogIndex(2)}, {entry(3, 3, "c")}).ok());
+                           {entry(1, 1, "a"), entry(2, 2, "b")})
+                    .ok());
+    ASSERT_TRUE(
+        s->write(raft::HardState{Term(3), NodeId(2), LogIndex(2)}, {entry(3, 3, "c")}).ok());
     fs.crash(CrashMode::kLoseAllUnsynced);  // before close() could sync anything
   }
   auto s = open(fs);
@@ -79,7 +82,8 @@ TEST(RaftStorage, ConflictingSuffixIsReplaced) {
   SimFileSystem fs;
   auto s = open(fs);
   ASSERT_TRUE(s->load().ok());
-  ASSERT_TRUE(s->persist(std::nullopt, {entry(1, 1, "a"), entry(2, 1, "b"), entry(3, 1, "c")}).ok());
+  ASSERT_TRUE(
+      s->persist(std::nullopt, {entry(1, 1, "a"), entry(2, 1, "b"), entry(3, 1, "c")}).ok());
   ASSERT_TRUE(s->persist(std::nullopt, {entry(2, 2, "B")}).ok());
   s.reset();
   auto again = open(fs);
@@ -148,7 +152,8 @@ TEST(SnapshotFile, EveryTruncationAndFlipIsRejected) {
   meta.size_bytes = 3;
   Bytes file = encode_snapshot_file(meta, as_bytes("xyz"));
   ASSERT_TRUE(decode_snapshot_file(file).ok());
-  for (size_t n = 0; n < file.size(); ++n) EXPECT_FALSE(decode_snapshot_file(ByteSpan(file).first(n)).ok());
+  for (size_t n = 0; n < file.size(); ++n)
+    EXPECT_FALSE(decode_snapshot_file(ByteSpan(file).first(n)).ok());
   for (size_t i = 0; i < file.size() * 8; ++i) {
     Bytes bad = file;
     bad[i / 8] ^= std::byte(1 << (i % 8));
