@@ -145,6 +145,7 @@ class World {
   void drain(Node& n);
   void handle_ready(Node& n, raft::Ready& rd);
   void apply(Node& n, const raft::Entry& e);
+  void serve_reads(Node& n);
   void take_snapshot(Node& n, LogIndex at);
   void record_state(Node& n);
   void sync_wal(Node& n);
@@ -374,12 +375,17 @@ void World::handle_ready(Node& n, raft::Ready& rd) {
                      : lincheck::Outcome::kIndeterminate);
     }
   }
+  serve_reads(n);
+  if (rd.snapshot_request) take_snapshot(n, n.applied);
+}
+
+// Answers the reads whose read index this node has applied (thesis §6.4).
+void World::serve_reads(Node& n) {
   std::erase_if(n.serving, [&](const auto& w) {
     if (w.first > n.applied) return false;
     finish(w.second, lincheck::Outcome::kOk, n.kv.read(history_[w.second.history_index].key));
     return true;
   });
-  if (rd.snapshot_request) take_snapshot(n, n.applied);
 }
 
 void World::apply(Node& n, const raft::Entry& e) {
@@ -780,11 +786,7 @@ void World::step() {
       drain(n);
     }
     if (n.up) {
-      std::erase_if(n.serving, [&](const auto& w) {
-        if (w.first > n.applied) return false;
-        finish(w.second, lincheck::Outcome::kOk, n.kv.read(history_[w.second.history_index].key));
-        return true;
-      });
+      serve_reads(n);
     }
   }
   for (int c = 0; c < static_cast<int>(clients_.size()); ++c) client_step(c);

@@ -386,31 +386,25 @@ void NodeImpl::advance_changes() {
     const uint64_t id = it->first;
     ChangeOp& op = it->second;
     ++it;  // finish_change(id) erases only id
+    // A proposal made: wait for it in `next`; refused: retry later if time may cure it.
+    auto proposed = [&](const Result<raft::ProposalId>& p, ChangeOp::Stage next) {
+      if (p.ok()) {
+        op.stage = next;
+        change_by_proposal_[*p] = id;
+      } else if (retryable(p.status())) {
+        op.last_refusal = p.status();
+      } else {
+        finish_change(id, p.status());
+      }
+    };
     switch (op.stage) {
-      case ChangeOp::Stage::kAddress: {
-        Result<raft::ProposalId> p = core_->propose(frame_peer_address(op.change.node, op.address));
-        if (p.ok()) {
-          op.stage = ChangeOp::Stage::kAddressInFlight;
-          change_by_proposal_[*p] = id;
-        } else if (retryable(p.status())) {
-          op.last_refusal = p.status();
-        } else {
-          finish_change(id, p.status());
-        }
+      case ChangeOp::Stage::kAddress:
+        proposed(core_->propose(frame_peer_address(op.change.node, op.address)),
+                 ChangeOp::Stage::kAddressInFlight);
         break;
-      }
-      case ChangeOp::Stage::kPropose: {
-        Result<raft::ProposalId> p = core_->propose_membership(op.change);
-        if (p.ok()) {
-          op.stage = ChangeOp::Stage::kInFlight;
-          change_by_proposal_[*p] = id;
-        } else if (retryable(p.status())) {
-          op.last_refusal = p.status();
-        } else {
-          finish_change(id, p.status());
-        }
+      case ChangeOp::Stage::kPropose:
+        proposed(core_->propose_membership(op.change), ChangeOp::Stage::kInFlight);
         break;
-      }
       case ChangeOp::Stage::kTransferStart:
       case ChangeOp::Stage::kTransfer: {
         if (core_->leader() == op.transfer_to) {
