@@ -6,7 +6,7 @@ RELEASE := build/release
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps build run test bench bench-log bench-raft format fuzz sim clean
+.PHONY: all deps build run test bench bench-log bench-raft bench-node format fuzz sim clean
 
 all: build
 
@@ -17,22 +17,26 @@ build: deps
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release
 
-# Until chorusd exists, `make run` shows the log: append, batch, txn, reopen, iterate.
+# A local 3-node cluster (clients on 7001-7003), in the foreground until Ctrl-C.
 run: build
-	@$(RELEASE)/examples/log_demo ./data/log-demo
+	@scripts/run-cluster.sh
 
 # Every suite: release build (unit, sim, e2e, examples), then ASan+UBSan and TSan on the
 # suites that matter most. Prints ctest's summary and a final "N passed, N failed" line.
 test: deps
 	@scripts/test.sh
 
-bench: bench-log bench-raft
+bench: bench-log bench-raft bench-node
 
 bench-log: build
 	@$(RELEASE)/bench/log_bench --benchmark_counters_tabular=true $(BENCH_ARGS)
 
 bench-raft: build
 	@$(RELEASE)/bench/raft_bench --benchmark_counters_tabular=true $(BENCH_ARGS)
+
+# Three RaftNodes over mTLS on loopback, next to raw fdatasync and a loopback round trip.
+bench-node: build
+	@$(RELEASE)/bench/node_bench $(BENCH_ARGS)
 
 # A long simulator campaign: `make sim SEEDS=100000 [FIRST=1]`; prints fault counts by kind.
 SEEDS ?= 10000

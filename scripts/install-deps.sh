@@ -10,6 +10,7 @@ packages=(
   libspdlog-dev libfmt-dev libcpp-httplib-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   python3 procps
+  redis-server redis-tools python3-redis libhiredis-dev etcd-server etcd-client iproute2 iptables
 )
 
 missing=()

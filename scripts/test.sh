@@ -49,7 +49,7 @@ fi
 
 # The sanitizers run on the suites that matter most; only those targets are built.
 sanitized=()
-for t in unit_base unit_log unit_raft unit_net unit_node; do
+for t in unit_base unit_log unit_raft unit_net unit_node unit_resp unit_kv; do
   [ -d "tests/unit/${t#unit_}" ] && sanitized+=("$t")
 done
 regex="^($(IFS='|'; echo "${sanitized[*]}"))$"

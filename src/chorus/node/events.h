@@ -101,6 +101,7 @@ struct NodeMetrics {
   uint64_t leader_changes = 0;
   uint64_t snapshots_taken = 0;
   uint64_t snapshots_installed = 0;
+  uint64_t last_snapshot_bytes = 0;  // the latest snapshot taken or installed
   uint64_t messages_sent = 0;
   uint64_t messages_received = 0;
   uint64_t messages_dropped = 0;  // did not decode, or misaddressed

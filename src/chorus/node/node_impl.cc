@@ -188,6 +188,11 @@ void NodeImpl::sync_peers() {
       if (id != options_.id) want.insert(id);
     }
   }
+  // A leader that is removing itself leads until the change commits (thesis §4.2.2), and the
+  // followers' acknowledgements are what commit it: keep answering it.
+  if (const NodeId leader = core_->leader(); leader != raft::kNoNode && leader != options_.id) {
+    want.insert(leader);
+  }
   for (NodeId id : want) {
     auto known = book_.find(id);
     if (known == book_.end()) {
@@ -212,6 +217,8 @@ void NodeImpl::sync_peers() {
     }
   }
   config_seen_ = config;
+  std::lock_guard lock(publish_mu_);
+  published_book_ = book_;
 }
 
 void NodeImpl::publish() {
@@ -236,6 +243,7 @@ void NodeImpl::publish() {
   m.leader_changes = leader_changes_;
   m.snapshots_taken = snapshots_taken_;
   m.snapshots_installed = snapshots_installed_;
+  m.last_snapshot_bytes = last_snapshot_bytes_;
   m.messages_sent = messages_sent_;  // (+ snapshot chunks, added in metrics())
   m.messages_received = messages_received_;
   m.messages_dropped = messages_dropped_;
@@ -258,6 +266,11 @@ void NodeImpl::publish() {
 raft::Configuration NodeImpl::members() const {
   std::lock_guard lock(publish_mu_);
   return published_members_;
+}
+
+std::map<NodeId, std::string> NodeImpl::peer_addresses() const {
+  std::lock_guard lock(publish_mu_);
+  return published_book_;
 }
 
 NodeMetrics NodeImpl::metrics() const {

@@ -69,6 +69,8 @@ class NodeImpl : public std::enable_shared_from_this<NodeImpl> {
   bool is_leader() const { return is_leader_.load(std::memory_order_acquire); }
   NodeId leader_id() const { return NodeId(leader_.load(std::memory_order_acquire)); }
   raft::Configuration members() const;
+  std::map<NodeId, std::string> peer_addresses() const;
+  void request_snapshot();
   NodeMetrics metrics() const;
 
   // Calls from any thread (node_requests.cc): each posts to the io thread, or completes at once
@@ -262,8 +264,9 @@ class NodeImpl : public std::enable_shared_from_this<NodeImpl> {
 
   // Counters (io thread), published with the views.
   uint64_t proposals_committed_ = 0, proposals_failed_ = 0, reads_served_ = 0, reads_failed_ = 0,
-           leader_changes_ = 0, snapshots_taken_ = 0, snapshots_installed_ = 0, messages_sent_ = 0,
-           messages_received_ = 0, messages_dropped_ = 0;
+           leader_changes_ = 0, snapshots_taken_ = 0, snapshots_installed_ = 0,
+           last_snapshot_bytes_ = 0, messages_sent_ = 0, messages_received_ = 0,
+           messages_dropped_ = 0;
 
   // Published views.
   std::atomic<bool> is_leader_{false};
@@ -271,6 +274,7 @@ class NodeImpl : public std::enable_shared_from_this<NodeImpl> {
   mutable std::mutex publish_mu_;
   NodeMetrics published_;                  // guarded by publish_mu_
   raft::Configuration published_members_;  // guarded by publish_mu_
+  AddressBook published_book_;             // guarded by publish_mu_
 };
 
 }  // namespace chorus::node::detail

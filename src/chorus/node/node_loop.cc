@@ -214,6 +214,7 @@ void NodeImpl::complete_durable() {
         return;
       }
       ++snapshots_installed_;
+      last_snapshot_bytes_ = installed.meta.size_bytes;
       peers_dirty_ = true;
     }
   }
@@ -292,6 +293,7 @@ void NodeImpl::maybe_snapshot() {
   task.save_state = std::move(state);
   submit_wal(std::move(task));
   ++snapshots_taken_;
+  last_snapshot_bytes_ = meta.size_bytes;
 }
 
 void NodeImpl::send(raft::Message m) {

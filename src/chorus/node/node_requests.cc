@@ -192,6 +192,17 @@ void NodeImpl::accept_proposal(
   schedule();
 }
 
+void NodeImpl::request_snapshot() {
+  std::unique_lock<std::mutex> lock;
+  Status why;
+  if (!lock_if_open(lock, why)) return;
+  asio::post(io_, [self = shared_from_this()] {
+    if (self->stopped_) return;
+    self->snapshot_wanted_ = true;  // taken after the next apply (maybe_snapshot)
+    self->schedule();
+  });
+}
+
 void NodeImpl::accept_read(Bytes command, Completion<ReadResult> done) {
   if (stopped_) return done.complete({refusal(), {}, {}});
   if (pending_calls() >= options_.max_pending_requests) return done.complete({busy(), {}, {}});
@@ -271,6 +282,10 @@ void NodeImpl::on_proposal_result(const raft::ProposalResult& result) {
     return finish_proposal(p->second, std::move(why));
   }
   if (auto c = change_by_proposal_.find(result.id); c != change_by_proposal_.end()) {
+    // The core can no longer vouch for the change (it lost leadership: e.g. a leader that removed
+    // itself steps down when the entry commits, before this node applies it). The entry may
+    // still be applied here: that completes the call (on_item_applied), else its deadline does.
+    if (result.outcome == raft::ProposalOutcome::kFailedIndefinite) return;
     finish_change(c->second, std::move(why));
   }
 }

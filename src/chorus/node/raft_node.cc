@@ -24,7 +24,9 @@ NodeId RaftNode::id() const { return impl_->id(); }
 bool RaftNode::is_leader() const { return impl_->is_leader(); }
 NodeId RaftNode::leader_id() const { return impl_->leader_id(); }
 raft::Configuration RaftNode::members() const { return impl_->members(); }
+std::map<NodeId, std::string> RaftNode::peer_addresses() const { return impl_->peer_addresses(); }
 NodeMetrics RaftNode::metrics() const { return impl_->metrics(); }
+void RaftNode::request_snapshot() { impl_->request_snapshot(); }
 
 void RaftNode::on_change(std::function<void(raft::RoleKind, Term, NodeId)> f) {
   impl_->events().on_change = std::move(f);

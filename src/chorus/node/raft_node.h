@@ -54,6 +54,7 @@
 #include <asio/io_context.hpp>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -134,6 +135,9 @@ class RaftNode {
   bool is_leader() const;
   NodeId leader_id() const;  // kNoNode: none known
   raft::Configuration members() const;
+  // The peer addresses this node knows (given in NodeOptions::peers or replicated by
+  // add_learner), without its own.
+  std::map<NodeId, std::string> peer_addresses() const;
   NodeMetrics metrics() const;
 
   // Appends a command, on any node (a follower forwards it to the leader, thesis §6.2).
@@ -161,6 +165,11 @@ class RaftNode {
   }
 
   Txn txn() { return Txn(*this); }
+
+  // Asks for a snapshot of the state machine as of the last applied entry (the log before it is
+  // then trimmed), as if snapshot_threshold_entries had been reached. Nothing happens if the
+  // node is not open or nothing was applied since the last snapshot.
+  void request_snapshot();
 
   // A linearizable read on any node (thesis §6.4 ReadIndex; a follower asks the leader for the
   // index): served by StateMachine::read(command) once this node applied up to the read index.

@@ -404,6 +404,26 @@ TEST(RaftNodeTest, MembershipAddLearnerPromoteRemove) {
   EXPECT_EQ(c.node(NodeId(4)).members().voters.size(), 3u);
 }
 
+// Regression (chorusd e2e, `chorus member remove <leader>`): a leader that removes itself steps
+// down when the entry commits, before it applies it; the call must still report the removal as
+// done (it committed), not "leader changed" (which said it may not have happened).
+TEST(RaftNodeTest, RemovingTheLeaderCompletesOk) {
+  Cluster c(3);
+  c.start_all();
+  NodeId leader = c.wait_leader();
+  ASSERT_TRUE(append(c.node(leader), 1).status.ok());
+  ChangeResult remove = await(c.node(leader).async_remove(leader, asio::use_future));
+  ASSERT_TRUE(remove.status.ok()) << remove.status.ToString();
+  EXPECT_GT(remove.sequence.value(), 0u);
+  NodeId survivor = c.follower_of(leader);
+  c.stop(leader);
+  NodeId next = c.wait_leader();
+  EXPECT_NE(next, leader);
+  EXPECT_FALSE(c.node(survivor).members().contains(leader));
+  AppendResult r = append(c.node(survivor), 1);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+}
+
 TEST(RaftNodeTest, LeadershipTransfer) {
   Cluster c(3);
   c.start_all();

@@ -1,0 +1,18 @@
+// chorus: the cluster's command-line tool.
+//   chorus certs init|issue        a cluster CA and node certificates (OpenSSL)
+//   chorus cluster status          a table of nodes: role, term, commit/applied, lag, address
+//   chorus member add|remove|promote|transfer
+//   chorus log inspect|verify DIR  offline checks of a node's Raft log
+#include <CLI/CLI.hpp>
+
+#include "chorus/cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"chorus: administer a chorus cluster"};
+  app.require_subcommand(1);
+  chorus::cli::add_certs_commands(app);
+  chorus::cli::add_cluster_commands(app);
+  chorus::cli::add_log_commands(app);
+  CLI11_PARSE(app, argc, argv);
+  return 0;
+}
