@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   python3 procps
   redis-server redis-tools python3-redis libhiredis-dev etcd-server etcd-client iproute2 iptables
+  gnuplot-nox
 )
 
 missing=()
