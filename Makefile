@@ -6,7 +6,7 @@ RELEASE := build/release
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps build run test bench bench-log bench-raft bench-node bench-docstore format fuzz sim clean
+.PHONY: all deps build run test bench bench-log bench-raft bench-node bench-docstore bench-cluster format fuzz sim clean
 
 all: build
 
@@ -26,7 +26,7 @@ run: build
 test: deps
 	@scripts/test.sh
 
-bench: bench-log bench-raft bench-node bench-docstore
+bench: bench-log bench-raft bench-node bench-docstore bench-cluster
 
 bench-log: build
 	@$(RELEASE)/bench/log_bench --benchmark_counters_tabular=true $(BENCH_ARGS)
@@ -37,6 +37,10 @@ bench-raft: build
 # chorus::docstore next to @backloghq/opslog 0.8.1 on Node (installed from npm into a temp dir).
 bench-docstore: build
 	@$(RELEASE)/bench/docstore_bench $(BENCH_ARGS)
+
+# chorus (3 nodes) next to etcd (3 members) and redis-server, same load generator (`chorus bench`).
+bench-cluster: build
+	@scripts/bench-cluster.sh
 
 # Three RaftNodes over mTLS on loopback, next to raw fdatasync and a loopback round trip.
 bench-node: build
