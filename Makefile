@@ -6,7 +6,7 @@ RELEASE := build/release
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps build run test bench bench-log bench-raft bench-node bench-docstore bench-cluster format fuzz sim clean
+.PHONY: all deps build run test soak bench bench-log bench-raft bench-node bench-docstore bench-cluster format fuzz sim clean
 
 all: build
 
@@ -25,6 +25,14 @@ run: build
 # suites that matter most. Prints ctest's summary and a final "N passed, N failed" line.
 test: deps
 	@scripts/test.sh
+
+# A long seeded fault campaign on real processes (tests/e2e/faults): SOAK_SECONDS of faults,
+# then the checks; SEED=N replays one. Prints ops by outcome, faults by kind and the verdict.
+SOAK_SECONDS ?= 1800
+soak: build
+	@/usr/bin/python3 tests/e2e/faults/campaign.py --seed $${SEED:-$$(date +%s)} \
+	  --duration $(SOAK_SECONDS) --nodes $${NODES:-3} --chorusd $(RELEASE)/src/chorus/server/chorusd \
+	  --chorus $(RELEASE)/src/chorus/cli/chorus --lincheck $(RELEASE)/tools/chorus-lincheck
 
 bench: bench-log bench-raft bench-node bench-docstore bench-cluster
 

@@ -82,4 +82,10 @@ std::string parent_dir(std::string_view path);
 // Creates `dir` and its missing parents, syncing each parent whose entries changed.
 Status create_dirs(FileSystem& fs, const std::string& dir);
 
+// Replaces `path` with `data`: write <path>.tmp -> fsync -> rename -> fsync(dir), so that after
+// a crash `path` holds the old bytes or the new ones, never a mix (snapshots, manifests).
+Status write_file_atomically(FileSystem& fs, const std::string& path, ByteSpan data);
+// The whole file; kIoError if it is shorter than its size said.
+Result<Bytes> read_whole_file(FileSystem& fs, const std::string& path);
+
 }  // namespace chorus

@@ -220,6 +220,27 @@ std::string parent_dir(std::string_view path) {
   return std::string(path.substr(0, slash));
 }
 
+Status write_file_atomically(FileSystem& fs, const std::string& path, ByteSpan data) {
+  std::string tmp = path + ".tmp";
+  {
+    CHORUS_ASSIGN_OR_RETURN(auto f, fs.open(tmp, OpenMode::kCreate));
+    CHORUS_TRY(f->truncate(0));
+    CHORUS_TRY(f->write_at(0, data));
+    CHORUS_TRY(f->sync());
+  }
+  CHORUS_TRY(fs.rename(tmp, path));
+  return fs.sync_dir(parent_dir(path));
+}
+
+Result<Bytes> read_whole_file(FileSystem& fs, const std::string& path) {
+  CHORUS_ASSIGN_OR_RETURN(auto f, fs.open(path, OpenMode::kReadOnly));
+  CHORUS_ASSIGN_OR_RETURN(uint64_t size, f->size());
+  Bytes out(size);
+  CHORUS_ASSIGN_OR_RETURN(size_t got, f->read_at(0, out));
+  if (got != size) return Status::IoError(path + ": short read");
+  return out;
+}
+
 Status create_dirs(FileSystem& fs, const std::string& dir) {
   CHORUS_ASSIGN_OR_RETURN(bool present, fs.exists(dir));
   if (present) return Status::Ok();

@@ -93,8 +93,5 @@ class SnapshotReader {
   Status status_;
 };
 
-// tmp -> fsync -> rename -> fsync(dir), so that `path` holds the old or the new bytes.
-Status write_file_atomically(FileSystem& fs, const std::string& path, ByteSpan data);
-Result<Bytes> read_whole_file(FileSystem& fs, const std::string& path);
 
 }  // namespace chorus::docstore

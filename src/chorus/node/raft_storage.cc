@@ -22,27 +22,6 @@ std::string snapshot_name(const raft::SnapshotMeta& meta, bool incoming) {
          (incoming ? ".part" : ".snap");
 }
 
-Status write_file_durably(FileSystem& fs, const std::string& path, ByteSpan data) {
-  std::string tmp = path + ".tmp";
-  {
-    CHORUS_ASSIGN_OR_RETURN(auto f, fs.open(tmp, OpenMode::kCreate));
-    CHORUS_TRY(f->truncate(0));
-    CHORUS_TRY(f->write_at(0, data));
-    CHORUS_TRY(f->sync());
-  }
-  CHORUS_TRY(fs.rename(tmp, path));
-  return fs.sync_dir(parent_dir(path));
-}
-
-Result<Bytes> read_whole(FileSystem& fs, const std::string& path) {
-  CHORUS_ASSIGN_OR_RETURN(auto f, fs.open(path, OpenMode::kReadOnly));
-  CHORUS_ASSIGN_OR_RETURN(uint64_t size, f->size());
-  Bytes out(size);
-  CHORUS_ASSIGN_OR_RETURN(size_t n, f->read_at(0, out));
-  if (n != size) return Status::IoError("short read of " + path);
-  return out;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<RaftStorage>> RaftStorage::open(FileSystem& fs, const std::string& dir,
@@ -132,7 +111,7 @@ Status RaftStorage::load_snapshot() {
     uint64_t index = 0;
     std::from_chars(name.data(), name.data() + name.size(), index);
     if (!best.empty() && index <= best_meta.index.value()) continue;
-    CHORUS_ASSIGN_OR_RETURN(Bytes file, read_whole(fs_, join_path(dir, name)));
+    CHORUS_ASSIGN_OR_RETURN(Bytes file, read_whole_file(fs_, join_path(dir, name)));
     auto decoded = decode_snapshot_file(file);
     if (!decoded.ok()) return decoded.status().Annotate(join_path(dir, name));
     best = name;
@@ -252,7 +231,7 @@ std::string RaftStorage::snapshot_path(const raft::SnapshotMeta& meta, bool inco
 
 Status RaftStorage::save_snapshot(const raft::SnapshotMeta& meta, ByteSpan state) {
   CHORUS_TRY(
-      write_file_durably(fs_, snapshot_path(meta, false), encode_snapshot_file(meta, state)));
+      write_file_atomically(fs_, snapshot_path(meta, false), encode_snapshot_file(meta, state)));
   snapshot_ = meta;
   return remove_other_snapshots(snapshot_name(meta, false));
 }
@@ -270,7 +249,7 @@ Status RaftStorage::write_snapshot_chunk(const raft::SnapshotChunk& chunk) {
 Status RaftStorage::install_snapshot(const raft::SnapshotMeta& meta) {
   std::string part = snapshot_path(meta, true);
   {
-    CHORUS_ASSIGN_OR_RETURN(Bytes state, read_whole(fs_, part));
+    CHORUS_ASSIGN_OR_RETURN(Bytes state, read_whole_file(fs_, part));
     if (state.size() != meta.size_bytes) {
       return Status::Corruption(part + ": received " + std::to_string(state.size()) +
                                 " bytes of a " + std::to_string(meta.size_bytes) +
@@ -302,7 +281,7 @@ Status RaftStorage::install_snapshot(const raft::SnapshotMeta& meta) {
 }
 
 Result<Bytes> RaftStorage::read_snapshot_state(const raft::SnapshotMeta& meta) {
-  CHORUS_ASSIGN_OR_RETURN(Bytes file, read_whole(fs_, snapshot_path(meta, false)));
+  CHORUS_ASSIGN_OR_RETURN(Bytes file, read_whole_file(fs_, snapshot_path(meta, false)));
   CHORUS_ASSIGN_OR_RETURN(DecodedSnapshot decoded, decode_snapshot_file(file));
   return Bytes(decoded.state.begin(), decoded.state.end());
 }

@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
   }
   int sig = 0;
   sigwait(&signals, &sig);
-  spdlog::info("signal {}: stopping", sig);
+  spdlog::info("{}: stopping", server.failed() ? "fatal error" : "signal " + std::to_string(sig));
   server.stop();
-  return 0;
+  return server.failed() ? 1 : 0;
 }

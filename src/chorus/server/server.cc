@@ -1,6 +1,8 @@
 #include "chorus/server/server.h"
 
+#include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -144,8 +146,12 @@ Status Server::start() {
                  leader.value());
   });
   node_->on_warn([](const Status& s) { spdlog::warn("raft: {}", s.ToString()); });
-  node_->on_error([](const Status& s) {
-    spdlog::critical("raft: stopped on a fatal error: {}", s.ToString());
+  node_->on_error([this](const Status& s) {
+    // DESIGN.md: a storage failure (fsync, ENOSPC, corruption) stops the node for good; the
+    // process exits so that a supervisor sees it (restarted, it recovers from its synced state).
+    spdlog::critical("raft: stopped on a fatal error: {}; exiting", s.ToString());
+    failed_ = true;
+    ::kill(::getpid(), SIGTERM);
   });
   CHORUS_TRY(start_clients());
   CHORUS_TRY(node_->open());
@@ -214,24 +220,29 @@ Status Server::join_cluster(std::map<NodeId, std::string>& peers) {
 }
 
 // A learner becomes a voter once it has caught up (the leader waits for that, within its
-// proposal timeout); retried a few times, since catching up a large state takes a while.
+// proposal timeout). Asked of the member we joined through first, then of every --join address
+// (leadership may have moved, or that member been removed), until this node is a voter.
 void Server::promote_after_join() {
-  for (int attempt = 0; attempt < 10 && !stopped_; ++attempt) {
-    auto reply = resp_call(join_via_, {"CHORUS", "PROMOTE", std::to_string(options_.id.value())},
-                           std::chrono::milliseconds(options_.proposal_timeout_ms + 2000));
-    if (reply.ok() && !reply->is_error()) {
-      spdlog::info("join: promoted to voter");
+  std::vector<std::string> members = {join_via_};
+  for (const std::string& m : options_.join) {
+    if (m != join_via_) members.push_back(m);
+  }
+  for (size_t attempt = 0; !stopped_; ++attempt) {
+    if (node_->members().is_voter(options_.id)) {
+      spdlog::info("join: a voter now");
       return;
     }
-    spdlog::warn("join: promote failed ({}); retrying",
-                 reply.ok() ? reply->str : reply.status().ToString());
-    for (int i = 0; i < 20 && !stopped_; ++i) {
+    const std::string& member = members[attempt % members.size()];
+    auto reply = resp_call(member, {"CHORUS", "PROMOTE", std::to_string(options_.id.value())},
+                           std::chrono::milliseconds(options_.proposal_timeout_ms + 2000));
+    if (reply.ok() && !reply->is_error()) continue;  // committed: seen as a voter next round
+    if (attempt % members.size() == members.size() - 1) {
+      spdlog::warn("join: promote not done yet ({}); retrying",
+                   reply.ok() ? reply->str : reply.status().ToString());
+    }
+    for (int i = 0; i < 5 && !stopped_; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-  }
-  if (!stopped_) {
-    spdlog::error("join: still a learner; promote with `chorus member promote {}`",
-                  options_.id.value());
   }
 }
 

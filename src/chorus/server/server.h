@@ -58,6 +58,8 @@ class Server {
   // Closes every client, stops the node and the admin endpoint. Idempotent; any thread but io.
   void stop();
 
+  // The node stopped on a fatal storage error (chorusd exits with status 1).
+  bool failed() const { return failed_; }
   uint16_t client_port() const { return client_port_; }
   uint16_t peer_port() const;
   uint16_t admin_port() const;
@@ -123,6 +125,7 @@ class Server {
   std::thread promoter_;
   const std::chrono::steady_clock::time_point started_;
   std::atomic<bool> stopped_{false};
+  std::atomic<bool> failed_{false};
   bool started_ok_ = false;
 };
 

@@ -11,54 +11,27 @@
 #include <algorithm>
 #include <filesystem>
 
-#include "datadriven.h"
+#include "datadriven_gtest.h"
 #include "interaction_env.h"
 
 namespace chorus::raft::testing {
 namespace {
 
-std::vector<std::string> testdata_files() {
-  std::vector<std::string> files;
-  for (const auto& entry : std::filesystem::directory_iterator(CHORUS_RAFT_TESTDATA)) {
-    if (entry.is_regular_file() && entry.path().extension() == ".txt") {
-      files.push_back(entry.path().string());
-    }
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
 class Interaction : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Interaction, Transcript) {
   InteractionEnv env;
-  const bool rewrite = datadriven::rewrite_requested();
-  datadriven::FileResult result = datadriven::run_file(
-      GetParam(),
-      [&](const datadriven::Command& cmd) {
-        std::string usage_error;
-        std::string out = env.handle(cmd, &usage_error);
-        if (!usage_error.empty()) ADD_FAILURE() << cmd.where() << ": " << usage_error;
-        return out;
-      },
-      rewrite);
-  ASSERT_TRUE(result.error.empty()) << result.error;
-  if (rewrite) return;
-  for (const datadriven::Mismatch& m : result.mismatches) {
-    ADD_FAILURE() << m.command.where() << "\n--- expected\n"
-                  << m.command.expected << "--- actual\n"
-                  << m.actual << "(CHORUS_REWRITE=1 regenerates the expected outputs)";
-  }
+  datadriven::expect_file(GetParam(), [&](const datadriven::Command& cmd) {
+    std::string usage_error;
+    std::string out = env.handle(cmd, &usage_error);
+    if (!usage_error.empty()) ADD_FAILURE() << cmd.where() << ": " << usage_error;
+    return out;
+  });
 }
 
-std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
-  std::string name = std::filesystem::path(info.param).stem().string();
-  std::replace_if(
-      name.begin(), name.end(), [](char c) { return !std::isalnum(c); }, '_');
-  return name;
-}
-
-INSTANTIATE_TEST_SUITE_P(Testdata, Interaction, ::testing::ValuesIn(testdata_files()), test_name);
+INSTANTIATE_TEST_SUITE_P(Testdata, Interaction,
+                         ::testing::ValuesIn(datadriven::testdata_files(CHORUS_RAFT_TESTDATA)),
+                         datadriven::file_test_name);
 
 TEST(Datadriven, ParsesArguments) {
   std::string error;

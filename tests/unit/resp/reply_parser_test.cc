@@ -12,7 +12,7 @@
 
 #include "chorus/resp/encoder.h"
 #include "resp_test_util.h"
-#include "unit/raft/datadriven.h"
+#include "unit/raft/datadriven_gtest.h"
 
 namespace chorus::resp {
 namespace {
@@ -42,24 +42,14 @@ std::string golden_reply(const datadriven::Command& cmd) {
 }
 
 TEST(GoldenReplies, Transcript) {
-  const bool rewrite = datadriven::rewrite_requested();
-  datadriven::FileResult result = datadriven::run_file(
-      std::string(CHORUS_RESP_TESTDATA) + "/replies.txt",
-      [](const datadriven::Command& cmd) {
-        if (cmd.name != "reply") {
-          ADD_FAILURE() << cmd.where() << ": unknown command";
-          return std::string();
-        }
-        return golden_reply(cmd);
-      },
-      rewrite);
-  ASSERT_TRUE(result.error.empty()) << result.error;
-  if (rewrite) return;
-  for (const datadriven::Mismatch& m : result.mismatches) {
-    ADD_FAILURE() << m.command.where() << "\n--- expected\n"
-                  << m.command.expected << "--- actual\n"
-                  << m.actual << "(CHORUS_REWRITE=1 regenerates the expected outputs)";
-  }
+  datadriven::expect_file(std::string(CHORUS_RESP_TESTDATA) + "/replies.txt",
+                          [](const datadriven::Command& cmd) {
+                            if (cmd.name != "reply") {
+                              ADD_FAILURE() << cmd.where() << ": unknown command";
+                              return std::string();
+                            }
+                            return golden_reply(cmd);
+                          });
 }
 
 TEST(ReplyParser, NestingAtTheDefaultLimit) {
