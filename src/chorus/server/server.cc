@@ -335,6 +335,7 @@ void Server::schedule_expiry() {
   expiry_timer_.expires_after(kExpiryInterval);
   expiry_timer_.async_wait([this](asio::error_code ec) {
     if (ec || stopped_) return;
+    log_snapshots();
     if (node_->is_leader() && !expiry_in_flight_) {
       std::vector<std::string> keys = store().expired_keys(now_ms(), kExpiryBatchKeys);
       if (!keys.empty()) {
@@ -347,6 +348,21 @@ void Server::schedule_expiry() {
     }
     schedule_expiry();
   });
+}
+
+// One log line per snapshot taken or installed (the node reports them as counters).
+void Server::log_snapshots() {
+  const node::NodeMetrics m = node_->metrics();
+  if (m.snapshots_taken != snapshots_taken_seen_) {
+    snapshots_taken_seen_ = m.snapshots_taken;
+    spdlog::info("raft: snapshot taken at index {} ({} bytes)", m.snapshot_index.value(),
+                 m.last_snapshot_bytes);
+  }
+  if (m.snapshots_installed != snapshots_installed_seen_) {
+    snapshots_installed_seen_ = m.snapshots_installed;
+    spdlog::info("raft: snapshot installed from the leader at index {} ({} bytes)",
+                 m.snapshot_index.value(), m.last_snapshot_bytes);
+  }
 }
 
 void Server::membership(const std::string& op, NodeId id, std::string address,

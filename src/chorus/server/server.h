@@ -105,6 +105,7 @@ class Server {
   [[nodiscard]] Status start_clients();
   asio::awaitable<void> accept_loop();
   void schedule_expiry();
+  void log_snapshots();
 
   ServerOptions options_;
   asio::io_context io_;
@@ -115,6 +116,8 @@ class Server {
   std::unique_ptr<asio::ssl::context> client_tls_;  // --client-tls
   asio::steady_timer expiry_timer_;
   bool expiry_in_flight_ = false;
+  uint64_t snapshots_taken_seen_ = 0;
+  uint64_t snapshots_installed_seen_ = 0;
   uint16_t client_port_ = 0;
   std::string join_via_;  // the member that accepted our JOIN (to ask it to promote us)
   PubSub pubsub_;
