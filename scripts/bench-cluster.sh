@@ -8,7 +8,7 @@
 # SET/put of 100-byte values, then GET/range (linearizable on chorus and etcd), over 100,000 keys,
 # at concurrency 1, 16, 64, 256; chorus and Redis also pipelined 16 deep. Then resident memory per
 # key with 1,000,000 keys. Writes build/bench-cluster/results.json, a table with the ratios
-# (results.md, also printed) and a chart (results.png, gnuplot).
+# (results.md, also printed and appended to docs/BENCHMARKS.md) and a chart (results.png, gnuplot).
 #   SECONDS_PER_RUN=5 CONCURRENCY="1 16 64 256" scripts/bench-cluster.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -124,3 +124,9 @@ bench "redis-no-persistence" resp 127.0.0.1:7502 set 64 16
 cleanup
 
 python3 scripts/bench_report.py "$JSON" "$OUT" "$chorus_mem" "$redis_mem" "$MEMKEYS"
+# The record: every run is appended to docs/BENCHMARKS.md (APPEND_DOCS=0 to skip).
+if [ "${APPEND_DOCS:-1}" = 1 ]; then
+  { echo; echo "### make bench-cluster, $(date -u '+%Y-%m-%d %H:%M UTC')"; echo;
+    cat "$OUT/results.md"; } >>docs/BENCHMARKS.md
+  echo "appended to docs/BENCHMARKS.md (chart: $OUT/results.png)"
+fi
