@@ -194,8 +194,7 @@ Value Server::command_table(const std::vector<std::string>& names) const {
     return Value::array(std::move(out));
   }
   for (const std::string& n : names) {
-    std::string l = n;
-    for (char& ch : l) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const std::string l = lower(n);
     if (const kv::CommandSpec* c = kv::find_command(l)) {
       out.push_back(command_entry(*c));
     } else if (const LocalCommand* lc = local(l)) {

@@ -25,13 +25,6 @@ constexpr size_t kMaxBatchBytes = 1u << 20;
 
 constexpr auto kTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 }  // namespace
 
 namespace {

@@ -25,6 +25,7 @@
 #include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -32,6 +33,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -44,6 +46,13 @@ namespace chorus::server {
 
 class Server;
 using Argv = std::vector<std::string>;
+
+// ASCII lowercase: command and option names are case-insensitive (Redis compares them so).
+inline std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
 
 // Queued in place of a command when the request parser fails: its error is answered after the
 // replies of the commands before it, then the connection closes.

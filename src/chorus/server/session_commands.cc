@@ -12,13 +12,6 @@ namespace {
 
 using resp::Value;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 Value wrong_args(const std::string& name) {
   return Value::error("ERR wrong number of arguments for '" + name + "' command");
 }
