@@ -1,11 +1,14 @@
 // chorus docstore get|set|del|history|undo|compact|stats <dir> ...: quick inspection and repair
-// of a chorus::docstore directory. get/history/stats open it read-only (no lock: safe beside a
-// live writer); the others take the writer's lock and fail with "busy" while a writer runs.
+// of a chorus::docstore directory; import <opslog-dir> <dir> and export <dir> <opslog-dir> move
+// data from and to the directory format of @backloghq/opslog 0.8.1 (docstore/opslog_format.h).
+// get/history/stats open it read-only (no lock: safe beside a live writer); the others take the
+// writer's lock and fail with "busy" while a writer runs.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "chorus/docstore/opslog_format.h"
 #include "chorus/docstore/store.h"
 
 namespace chorus::cli {
@@ -107,6 +110,23 @@ void add_docstore_commands(CLI::App& app) {
     std::string name = c.name;
     sub->callback([name] { std::exit(run_docstore_command(name, args)); });
   }
+  static std::string from, to;
+  auto* imp = ds->add_subcommand(
+      "import", "Build a new docstore <dir> from an @backloghq/opslog 0.8.1 directory");
+  imp->add_option("opslog-dir", from, "The opslog directory (read)")->required();
+  imp->add_option("dir", to, "The docstore directory to create (absent or empty)")->required();
+  imp->callback([] {
+    Status st = docstore::import_opslog(from, to);
+    std::exit(st.ok() ? 0 : fail(st));
+  });
+  auto* exp = ds->add_subcommand("export",
+                                 "Write docstore <dir> as a new @backloghq/opslog 0.8.1 directory");
+  exp->add_option("dir", from, "The docstore directory (opened read-only)")->required();
+  exp->add_option("opslog-dir", to, "The opslog directory to create (absent or empty)")->required();
+  exp->callback([] {
+    Status st = docstore::export_opslog(from, to);
+    std::exit(st.ok() ? 0 : fail(st));
+  });
 }
 
 }  // namespace chorus::cli
