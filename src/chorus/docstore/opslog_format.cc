@@ -137,6 +137,22 @@ Result<std::string> inside(const std::string& dir, const std::string& rel, const
   return dir + "/" + rel;
 }
 
+// Calls f(line_no, line) for each non-blank line of `text` from byte `pos` on (line numbers
+// from `line_no` + 1); stops at the first error f returns.
+template <typename F>
+Status for_each_line(std::string_view text, size_t pos, size_t line_no, F&& f) {
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    ++line_no;
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    CHORUS_TRY(f(line_no, line));
+  }
+  return Status::Ok();
+}
+
 Status read_snapshot(const std::string& path, OpslogStore& out) {
   CHORUS_ASSIGN_OR_RETURN(std::string text, read_text(path));
   size_t nl = text.find('\n');
@@ -154,23 +170,16 @@ Status read_snapshot(const std::string& path, OpslogStore& out) {
   if (!first.is_object() || !first.contains("version") || !is_uint(first["version"])) {
     return corrupt(path, "line 1: snapshot header needs a numeric \"version\"");
   }
-  size_t line_no = 1;
-  size_t pos = nl == std::string::npos ? text.size() : nl + 1;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    ++line_no;
-    std::string_view line(text.data() + pos, end - pos);
-    pos = end + 1;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+  const size_t body = nl == std::string::npos ? text.size() : nl + 1;
+  return for_each_line(text, body, 1, [&](size_t line_no, std::string_view line) {
     Json e = Json::parse(line, nullptr, false);
     if (e.is_discarded() || !e.is_object() || !e.contains("id") || !e["id"].is_string() ||
         !e.contains("data")) {
       return corrupt(path, "line " + std::to_string(line_no) + ": not a {\"id\",\"data\"} record");
     }
     out.snapshot.emplace_back(e["id"].get<std::string>(), std::move(e["data"]));
-  }
-  return Status::Ok();
+    return Status::Ok();
+  });
 }
 
 Status read_archive(const std::string& path, OpslogStore& out) {
@@ -191,14 +200,7 @@ Status read_ops(const std::string& path, const std::string& agent, OpslogStore& 
   std::error_code ec;
   if (!fs::exists(path, ec)) return Status::NotFound(path + ": ops file named by the manifest");
   CHORUS_ASSIGN_OR_RETURN(std::string text, read_text(path));
-  size_t line_no = 0, pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    ++line_no;
-    std::string_view line(text.data() + pos, end - pos);
-    pos = end + 1;
-    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+  return for_each_line(text, 0, 0, [&](size_t line_no, std::string_view line) {
     std::string where = path + " line " + std::to_string(line_no);
     auto bad = [&](const std::string& what) { return Status::Corruption(where + ": " + what); };
     Json j = Json::parse(line, nullptr, false);
@@ -251,8 +253,8 @@ Status read_ops(const std::string& path, const std::string& agent, OpslogStore& 
       op.clock = j["clock"].get<uint64_t>();
     }
     out.ops.push_back(std::move(op));
-  }
-  return Status::Ok();
+    return Status::Ok();
+  });
 }
 
 // opslog breaks clock ties with String.prototype.localeCompare; for ASCII ids that is close to:

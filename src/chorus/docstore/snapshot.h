@@ -93,5 +93,4 @@ class SnapshotReader {
   Status status_;
 };
 
-
 }  // namespace chorus::docstore

@@ -12,6 +12,7 @@
 
 #include "chorus/base/sim_file_system.h"
 #include "chorus/docstore/store.h"
+#include "support/test_scale.h"
 
 namespace chorus::docstore::test {
 
@@ -45,18 +46,8 @@ class Random {
   std::mt19937_64 gen_;
 };
 
-// Trials scaled by CHORUS_TEST_SCALE (0 < s <= 1), as the log's crash tests do.
-inline uint64_t scaled(uint64_t n) {
-  const char* env = std::getenv("CHORUS_TEST_SCALE");
-  double s = env != nullptr ? std::atof(env) : 1.0;
-  if (!(s > 0 && s <= 1)) s = 1;
-  return std::max<uint64_t>(1, static_cast<uint64_t>(static_cast<double>(n) * s));
-}
-
-inline void report(const char* key, int64_t value) {
-  std::printf("  %-28s %lld\n", key, static_cast<long long>(value));
-  ::testing::Test::RecordProperty(key, std::to_string(value));
-}
+using chorus::test::report;  // support/test_scale.h
+using chorus::test::scaled;
 
 // The store's records as an ordered map, for comparisons.
 inline std::map<std::string, Json> snapshot_of(const Store& s) {

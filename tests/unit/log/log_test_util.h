@@ -19,6 +19,7 @@
 #include "chorus/base/sim_file_system.h"
 #include "chorus/log/log.h"
 #include "chorus/log/record_format.h"
+#include "support/test_scale.h"
 
 namespace chorus::log::test {
 
@@ -107,21 +108,8 @@ std::string diff_log(const Log& log, LogIndex first, const Records& want, Random
   return "";
 }
 
-// The number of trials for a randomized suite: `n` in the release run, which reports the figures;
-// scaled down by CHORUS_TEST_SCALE (0 < s <= 1) under the sanitizers, which look for races and
-// memory errors, not for rare crash points (scripts/test.sh sets it).
-inline uint64_t scaled(uint64_t n) {
-  const char* env = std::getenv("CHORUS_TEST_SCALE");
-  double s = env != nullptr ? std::atof(env) : 1.0;
-  if (!(s > 0 && s <= 1)) s = 1;
-  return std::max<uint64_t>(1, static_cast<uint64_t>(static_cast<double>(n) * s));
-}
-
-// Prints a figure and records it as a test property (shows up in the XML report).
-inline void report(const char* key, int64_t value) {
-  std::printf("  %-28s %lld\n", key, static_cast<long long>(value));
-  ::testing::Test::RecordProperty(key, std::to_string(value));
-}
+using chorus::test::report;  // support/test_scale.h
+using chorus::test::scaled;
 
 // Runs shard(0) .. shard(shards - 1) on their own threads (each on its own SimFileSystem) and
 // returns the first error one reported, or "". Shards share nothing, so results do not depend on
