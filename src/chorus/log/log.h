@@ -9,9 +9,12 @@
 // record_format.h; recovery rules are in docs/log.md.
 //
 // Durability (what "append returned ok" promises):
-//   kAlways — the record is on disk (fdatasync'd). Concurrent appenders may share one fdatasync.
-//   kGroup  — the same promise; a sync leader additionally waits up to group_delay_us (or until
-//             group_max_records are pending) so more appenders share each fdatasync.
+//   kAlways — the record is on disk (fdatasync'd). Concurrent appenders may share one fdatasync:
+//             the appender that finds none running writes and syncs everything buffered.
+//   kGroup  — the same promise, for many concurrent appenders: a sync thread writes and
+//             fdatasyncs back to back, each round taking every record buffered while the last one
+//             ran, so the disk never waits for woken appenders nor they for the disk. It costs a
+//             lone appender two thread hand-offs per record.
 //   kNone   — nothing; records are written to the OS only. sync() makes everything appended so
 //             far durable. A power loss may lose any record appended after the last sync()
 //             (a process crash alone loses nothing that append() returned).
@@ -23,7 +26,8 @@
 // failed group write stops the log like an fsync error (its records already have indexes).
 //
 // Thread safety: every method may be called from any thread. Appends are serialized; readers
-// and iterators run concurrently with the writer.
+// and iterators run concurrently with the writer. Besides the callers' threads a log runs a
+// preallocation thread (background_preallocate) and, in kGroup, the sync thread.
 #pragma once
 
 #include <atomic>
@@ -52,9 +56,8 @@ struct Options {
   uint64_t segment_bytes = 64ull << 20;
   // Largest payload accepted; larger appends fail with kTooLarge. Hard cap: 1 GiB.
   uint32_t max_record_bytes = 64u << 20;
-  // kGroup: a sync leader waits up to group_delay_us for as many records as its previous group
-  // had (at most group_max_records) before it syncs.
-  uint32_t group_delay_us = 200;
+  // kGroup: at most this many records wait for the next sync round; later appenders wait until
+  // it starts (a larger batch until it would be alone), which bounds the buffer and each round.
   uint32_t group_max_records = 4096;
   // Prepare the next segment on a background thread. Off: prepare it inline when needed
   // (deterministic; used by the simulator).
@@ -209,9 +212,15 @@ class Log {
   Status read_segment_header(Segment& seg);
   Status recover_segment(Segment& seg, bool is_last, TailRepair& repair);
   Status wait_durable(LogIndex index, std::unique_lock<std::mutex>& lock);
+  Status sync_round(std::unique_lock<std::mutex>& lock);
+  void syncer_loop();
+  bool syncer_has_work() const;     // requires mu_
+  uint64_t queued_records() const;  // requires mu_
+  Status wait_sync_idle(std::unique_lock<std::mutex>& lock);
   Status flush_pending(std::unique_lock<std::mutex>& lock);
-  void set_durable(LogIndex index);  // requires mu_
-  void end_sync_round();             // requires mu_
+  void set_durable(LogIndex index);      // requires mu_
+  void publish_durable(LogIndex index);  // requires mu_
+  void wake_all_waiters();               // requires mu_
   Status ensure_written(const Location& loc, std::unique_lock<std::mutex>& lock) const;
   Status ensure_room(uint64_t bytes, std::unique_lock<std::mutex>& lock);
   Status roll_segment(std::unique_lock<std::mutex>& lock);
@@ -233,26 +242,32 @@ class Log {
   RecoveryReport recovery_;
 
   mutable std::mutex mu_;
-  std::condition_variable durable_cv_;  // durable_index_ advanced, or the log failed/closed
-  std::condition_variable leader_cv_;   // more records arrived for a waiting group-commit leader
-  bool leader_waiting_ = false;
-  // Bumped (under mu_) after every sync round, failed ones included; group-commit followers
-  // wait on it without holding mu_, then read durable_published_ (= durable_index_).
-  std::atomic<uint64_t> sync_rounds_{0};
+  // A sync round ended, a roll ended, the log failed or closed, or (kGroup) a round took the
+  // queued records.
+  std::condition_variable durable_cv_;
+  // Sync rounds, numbered from 1: the last one started, and the last index it covers.
+  uint64_t rounds_started_ = 0;
+  LogIndex round_target_;
+  // Appenders wait for durability without mu_, on the end counter of the round that covers their
+  // record, then read durable_published_ (= durable_index_). Round r ends with a bump of
+  // round_ends_[r % 2]: the syncer wakes only the appenders of the round it finished, not those
+  // already queued for the next one. Anything else that moves durable_index_ (a leader's round
+  // in kAlways, a roll, truncate, failure, close) bumps both and wakes everyone.
+  std::atomic<uint32_t> round_ends_[2] = {0, 0};
   std::atomic<uint64_t> durable_published_{0};
-  uint64_t last_group_size_ = 1;                    // records made durable by the last group sync
   std::vector<std::shared_ptr<Segment>> segments_;  // ordered by first index; last is active
   LogIndex first_index_, last_index_, durable_index_;
   uint64_t next_sequence_ = 1;
   uint64_t epoch_ = 0;  // bumped when records are removed, so readers can tell a race from damage
   Bytes scratch_;       // encoding buffer for direct writes, reused under mu_
   // Durable modes: records encoded but not yet written, to go at written_end_ of the active
-  // segment (segments_.back()->end is past them). The sync leader writes them in one pwrite.
+  // segment (segments_.back()->end is past them). A sync round writes them in one pwrite.
   Bytes pending_, spare_;
   uint64_t written_end_ = 0;
   LogStats stats_;
-  bool sync_running_ = false;
-  bool rolling_ = false;  // a roll is waiting for its prepared file
+  bool sync_running_ = false;  // a round's write + fdatasync is in flight (mu_ released)
+  bool rolling_ = false;       // a roll is waiting for its prepared file
+  uint32_t idle_waiters_ = 0;  // threads in wait_sync_idle(); the syncer starts no round for them
   bool closed_ = false;
   Status failed_;
 
@@ -263,6 +278,11 @@ class Log {
   bool prealloc_stop_ = false;
   Status prealloc_error_;
   std::thread prealloc_thread_;
+
+  // kGroup: the thread that runs every sync round.
+  std::condition_variable syncer_cv_;  // records to sync, the syncer may go on, or stop
+  bool syncer_stop_ = false;
+  std::thread syncer_thread_;
 };
 
 }  // namespace chorus::log

@@ -50,6 +50,9 @@ Result<std::unique_ptr<Log>> Log::open(const std::string& dir, Options options) 
     log->prepare_wanted_ = true;
     log->prealloc_thread_ = std::thread([raw = log.get()] { raw->preallocator_loop(); });
   }
+  if (!options.read_only && options.durability == Durability::kGroup) {
+    log->syncer_thread_ = std::thread([raw = log.get()] { raw->syncer_loop(); });
+  }
   return log;
 }
 
@@ -105,7 +108,8 @@ Status Log::recover() {
   if (segments_.empty()) {
     if (options_.read_only) {
       first_index_ = options_.first_index;
-      last_index_ = durable_index_ = first_index_.prev();
+      last_index_ = first_index_.prev();
+      set_durable(last_index_);
       return Status::Ok();
     }
     last_index_ = durable_index_ = options_.first_index.prev();
@@ -258,9 +262,10 @@ Status Log::close() {
   if (closed_) return Status::Ok();
   Status result;
   if (!options_.read_only && failed_.ok() && !segments_.empty()) {
+    result = flush_pending(lock);  // may wait for a round, and another thread may roll meanwhile
     Segment& seg = *segments_.back();
-    result = flush_pending(lock);
     if (result.ok()) result = seg.file->sync();
+    if (result.ok()) set_durable(last_index_);  // appenders still waiting return ok
     if (result.ok() && last_index_.value() > 0) {
       Bytes seal;
       encode_record({last_index_.value(), last_index_.value(), 0, RecordType::kSeal, 0}, {}, seal);
@@ -269,12 +274,14 @@ Status Log::close() {
     }
   }
   closed_ = true;
+  wake_all_waiters();  // any still waiting give up: kUnavailable
   prealloc_stop_ = true;
   prealloc_cv_.notify_all();
-  durable_cv_.notify_all();
-  leader_cv_.notify_all();
+  syncer_stop_ = true;
+  syncer_cv_.notify_all();
   lock.unlock();
   if (prealloc_thread_.joinable()) prealloc_thread_.join();
+  if (syncer_thread_.joinable()) syncer_thread_.join();
   lock.lock();
   if (prepared_) {
     std::string path = prepared_->path();

@@ -90,7 +90,10 @@ std::vector<SegmentInfo> Log::segments() const {
 }
 
 void Log::check_invariants() const {
+  std::lock_guard lock(mu_);
   CHORUS_ASSERT(durable_index_ <= last_index_);
+  CHORUS_ASSERT(durable_published_.load() == durable_index_.value());
+  CHORUS_ASSERT(!sync_running_ || round_target_ <= last_index_);
   if (segments_.empty()) return;
   CHORUS_ASSERT(first_index_ == segments_.front()->first);
   CHORUS_ASSERT(last_index_ == segments_.back()->last());

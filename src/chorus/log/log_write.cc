@@ -1,11 +1,29 @@
 // Log: appends, group commit, segment rolls, trim, truncate, reset.
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
-#include <chrono>
+#include <climits>
 
 #include "chorus/log/log.h"
 #include "chorus/log/segment.h"
 
 namespace chorus::log {
+namespace {
+
+// Waits for a round's end with a bare futex: a round lasts an fdatasync, and std::atomic::wait
+// would first spin and call sched_yield four times, which with dozens of waiters on two cores
+// costs more context switches than the sleep itself. Spurious returns are fine: callers recheck.
+static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
+void sleep_while(const std::atomic<uint32_t>& word, uint32_t value) {
+  syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, value, nullptr, nullptr, 0);
+}
+void wake_all(std::atomic<uint32_t>& word) {
+  syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+}
+
+}  // namespace
 
 Status Log::check_writable() const {
   if (closed_) return Status::Unavailable("log " + dir_ + " is closed");
@@ -21,7 +39,7 @@ Status Log::fail(Status cause) {
                              "after it: " +
                              cause.ToString());
   }
-  end_sync_round();
+  wake_all_waiters();
   return failed_;
 }
 
@@ -49,22 +67,29 @@ Result<LogIndex> Log::append_batch(std::span<const ByteSpan> records) {
   std::unique_lock lock(mu_);
   CHORUS_TRY(check_writable());
   if (records.empty()) return last_index_;
-  // Durable modes buffer the encoded records; the next sync leader writes the whole buffer with
+  // Durable modes buffer the encoded records; the next sync round writes the whole buffer with
   // one pwrite before its fdatasync. kNone (which promises the OS has the record on return) and
   // anything past the preallocated space (where ENOSPC is possible) are written right away, so
   // that a failure fails this call only.
+  const bool group = options_.durability == Durability::kGroup;
   bool direct = false;
   while (true) {
     CHORUS_TRY(ensure_room(bytes, lock));
     const Segment& active = *segments_.back();
     direct =
         options_.durability == Durability::kNone || active.end + bytes > options_.segment_bytes;
-    if (!direct || (!sync_running_ && !rolling_)) break;
-    // A direct write must follow the buffered bytes; wait for the leader, then look again.
-    durable_cv_.wait(lock, [&] { return !sync_running_ && !rolling_; });
+    const uint64_t queued = group ? queued_records() : 0;
+    if (direct && (sync_running_ || rolling_)) {
+      CHORUS_TRY(wait_sync_idle(lock));  // a direct write must follow the buffered bytes
+    } else if (!direct && queued > 0 && queued + records.size() > options_.group_max_records) {
+      durable_cv_.wait(lock);  // until the next round takes the queue
+      CHORUS_TRY(check_writable());
+    } else {
+      break;
+    }
   }
   Segment& seg = *segments_.back();
-  if (direct) CHORUS_TRY(flush_pending(lock));  // does not wait: no leader, no roll
+  if (direct) CHORUS_TRY(flush_pending(lock));  // does not wait: no round, no roll
   Bytes& out = direct ? scratch_ : pending_;
   if (direct) out.clear();
   size_t start = out.size();
@@ -92,7 +117,7 @@ Result<LogIndex> Log::append_batch(std::span<const ByteSpan> records) {
   last_index_ = last_index_ + records.size();
   LogIndex last = last_index_;
   if (options_.durability == Durability::kNone) return last;
-  if (leader_waiting_) leader_cv_.notify_one();
+  if (group) syncer_cv_.notify_one();
   CHORUS_TRY(wait_durable(last, lock));
   return last;
 }
@@ -104,9 +129,9 @@ Status Log::wipe_failed_write(Segment& seg, uint64_t bytes) {
   return zero_range(*seg.file, seg.end, std::min(seg.end + bytes, std::max(size, seg.end)));
 }
 
-// Writes the buffered records of the active segment. Requires no sync leader in flight.
+// Writes the buffered records of the active segment (after the round in flight, if any).
 Status Log::flush_pending(std::unique_lock<std::mutex>& lock) {
-  durable_cv_.wait(lock, [&] { return !sync_running_ && !rolling_; });
+  CHORUS_TRY(wait_sync_idle(lock));
   if (pending_.empty()) return Status::Ok();
   Status st = segments_.back()->file->write_at(written_end_, pending_);
   if (!st.ok()) return fail(st);  // records already handed out indexes: cannot withdraw them
@@ -115,65 +140,117 @@ Status Log::flush_pending(std::unique_lock<std::mutex>& lock) {
   return Status::Ok();
 }
 
-// Group commit without a dedicated thread: the first appender that finds no sync running
-// becomes the leader, writes and syncs everything buffered so far, and wakes everyone it covered.
-// Followers wait on an atomic round counter, not on mu_: a covered follower returns without
-// taking the mutex again, which keeps 64 appenders from convoying on it after every sync.
+// Waits until no sync round is in flight and no roll waits for its file. The syncer starts no
+// round while anyone waits here, so back-to-back rounds cannot starve a roll, a truncation, a
+// direct write or a reader of buffered records. Fails if the log failed or closed meanwhile.
+Status Log::wait_sync_idle(std::unique_lock<std::mutex>& lock) {
+  if (!sync_running_ && !rolling_) return Status::Ok();
+  ++idle_waiters_;
+  durable_cv_.wait(lock, [&] { return !sync_running_ && !rolling_; });
+  if (--idle_waiters_ == 0) syncer_cv_.notify_one();
+  return check_writable();
+}
+
+// Returns once `index` is durable. In kAlways (and for kNone's sync()) the caller that finds no
+// round running leads one itself: no thread hand-off. Every other waiter sleeps without mu_ until
+// the round that covers its record ends; a covered waiter then returns without taking mu_ again,
+// which keeps 64 appenders from convoying on it after every round.
 Status Log::wait_durable(LogIndex index, std::unique_lock<std::mutex>& lock) {
   const uint64_t epoch = epoch_;
   while (durable_index_ < index) {
     if (!failed_.ok()) return failed_;
     if (epoch != epoch_) return Status::Aborted("records were truncated before they were durable");
-    if (sync_running_) {
-      const uint64_t round = sync_rounds_.load(std::memory_order_acquire);
-      lock.unlock();
-      sync_rounds_.wait(round, std::memory_order_acquire);
-      if (durable_published_.load(std::memory_order_acquire) >= index.value()) return Status::Ok();
-      lock.lock();
+    if (closed_) return Status::Unavailable("log " + dir_ + " closed before it was durable");
+    if (options_.durability != Durability::kGroup && !sync_running_) {
+      CHORUS_TRY(sync_round(lock));
+      set_durable(round_target_);
       continue;
     }
-    sync_running_ = true;
-    if (options_.durability == Durability::kGroup && options_.group_delay_us > 0) {
-      // Wait (bounded by the delay) until as many records are pending as the last group had:
-      // steady concurrent appenders fill each group at once, a lone appender never waits.
-      uint64_t want = std::min<uint64_t>(options_.group_max_records, last_group_size_);
-      leader_waiting_ = true;
-      leader_cv_.wait_for(lock, std::chrono::microseconds(options_.group_delay_us),
-                          [&] { return last_index_ - durable_index_ >= want || closed_; });
-      leader_waiting_ = false;
-    }
-    LogIndex target = last_index_;
-    std::shared_ptr<Segment> seg = segments_.back();
-    Bytes batch;
-    batch.swap(pending_);
-    pending_.swap(spare_);  // reuse the previous round's capacity
-    uint64_t at = written_end_;
+    // The round in flight covers `index`, or else the next one will (it takes every record).
+    const uint64_t round =
+        sync_running_ && index <= round_target_ ? rounds_started_ : rounds_started_ + 1;
+    std::atomic<uint32_t>& end = round_ends_[round % 2];
+    const uint32_t seen = end.load(std::memory_order_relaxed);  // bumps happen under mu_
     lock.unlock();
-    Status st = batch.empty() ? Status::Ok() : seg->file->write_at(at, batch);
-    if (st.ok()) st = seg->file->sync();
+    sleep_while(end, seen);
+    if (durable_published_.load(std::memory_order_acquire) >= index.value()) return Status::Ok();
     lock.lock();
-    if (st.ok()) written_end_ = at + batch.size();
-    batch.clear();
-    spare_.swap(batch);
-    sync_running_ = false;
-    ++stats_.syncs;
-    if (!st.ok()) return fail(st);
-    if (target > durable_index_) last_group_size_ = target - durable_index_;
-    set_durable(std::max(durable_index_, target));
   }
   return Status::Ok();
 }
 
-// Publishes durable_index_ to the followers waiting outside mu_ and wakes everyone waiting.
-void Log::set_durable(LogIndex index) {
-  durable_index_ = index;
-  durable_published_.store(index.value(), std::memory_order_release);
-  end_sync_round();
+// One group commit: writes every buffered record with one pwrite, then fdatasyncs the active
+// segment, with mu_ released meanwhile. On success the caller makes round_target_ durable.
+Status Log::sync_round(std::unique_lock<std::mutex>& lock) {
+  CHORUS_ASSERT(!sync_running_ && !rolling_);
+  sync_running_ = true;
+  ++rounds_started_;
+  round_target_ = last_index_;
+  std::shared_ptr<Segment> seg = segments_.back();
+  Bytes batch;
+  batch.swap(pending_);
+  pending_.swap(spare_);  // reuse the previous round's capacity
+  const uint64_t at = written_end_;
+  if (options_.durability == Durability::kGroup) durable_cv_.notify_all();  // the queue is empty
+  lock.unlock();
+  Status st = batch.empty() ? Status::Ok() : seg->file->write_at(at, batch);
+  if (st.ok()) st = seg->file->sync();
+  lock.lock();
+  if (st.ok()) written_end_ = at + batch.size();
+  batch.clear();
+  spare_.swap(batch);
+  sync_running_ = false;
+  ++stats_.syncs;
+  if (!st.ok()) return fail(st);
+  CHORUS_ASSERT(durable_index_ <= round_target_);  // nothing else moves it while a round runs
+  return Status::Ok();
 }
 
-void Log::end_sync_round() {
-  sync_rounds_.fetch_add(1, std::memory_order_release);
-  sync_rounds_.notify_all();
+// kGroup: runs rounds back to back while records wait, so that the records queued during one
+// fdatasync go to the disk as soon as it returns. The appenders of a finished round are woken
+// outside mu_, so that they queue the next round's records while the syncer wakes the others.
+void Log::syncer_loop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    syncer_cv_.wait(lock, [&] { return syncer_stop_ || syncer_has_work(); });
+    if (syncer_stop_) return;
+    if (!sync_round(lock).ok()) continue;  // fail() woke everyone
+    publish_durable(round_target_);
+    std::atomic<uint32_t>& end = round_ends_[rounds_started_ % 2];
+    end.fetch_add(1, std::memory_order_release);
+    durable_cv_.notify_all();
+    lock.unlock();
+    wake_all(end);
+    lock.lock();
+  }
+}
+
+bool Log::syncer_has_work() const {
+  return durable_index_ < last_index_ && failed_.ok() && !closed_ && !sync_running_ && !rolling_ &&
+         idle_waiters_ == 0;
+}
+
+// Records that no sync round has taken yet.
+uint64_t Log::queued_records() const {
+  return last_index_ - (sync_running_ ? round_target_ : durable_index_);
+}
+
+void Log::set_durable(LogIndex index) {
+  publish_durable(index);
+  wake_all_waiters();
+}
+
+// Copies durable_index_ for the waiters that read it outside mu_.
+void Log::publish_durable(LogIndex index) {
+  durable_index_ = index;
+  durable_published_.store(index.value(), std::memory_order_release);
+}
+
+void Log::wake_all_waiters() {
+  for (std::atomic<uint32_t>& end : round_ends_) {
+    end.fetch_add(1, std::memory_order_release);
+    wake_all(end);
+  }
   durable_cv_.notify_all();
 }
 
@@ -185,6 +262,7 @@ Status Log::sync() {
 
 Status Log::ensure_room(uint64_t bytes, std::unique_lock<std::mutex>& lock) {
   while (true) {
+    CHORUS_TRY(check_writable());  // it may have failed or closed while this waited for a roll
     if (rolling_) {  // a roll or reset waits for its prepared file (segments_ may be empty)
       durable_cv_.wait(lock, [&] { return !rolling_; });
       continue;
@@ -192,8 +270,7 @@ Status Log::ensure_room(uint64_t bytes, std::unique_lock<std::mutex>& lock) {
     const Segment& seg = *segments_.back();
     if (seg.count() == 0 || seg.end + bytes <= options_.segment_bytes) return Status::Ok();
     if (!sync_running_ && !rolling_) return roll_segment(lock);
-    // Another thread is syncing or rolling; look again once it is done (it may have rolled).
-    durable_cv_.wait(lock, [&] { return !sync_running_ && !rolling_; });
+    CHORUS_TRY(wait_sync_idle(lock));  // then look again: another thread may have rolled
   }
 }
 
@@ -210,6 +287,7 @@ Status Log::roll_segment(std::unique_lock<std::mutex>& lock) {
   Status st = start_segment(lock);
   rolling_ = false;
   durable_cv_.notify_all();
+  syncer_cv_.notify_one();
   return st;
 }
 
@@ -343,7 +421,7 @@ Status Log::truncate_suffix(LogIndex from) {
   last_index_ = from.prev();
   set_durable(std::min(durable_index_, last_index_));
   if (options_.durability == Durability::kNone) return Status::Ok();
-  if (Status st = seg.file->sync(); !st.ok()) return fail(st);  // no leader runs: we hold mu_
+  if (Status st = seg.file->sync(); !st.ok()) return fail(st);  // no round runs: we hold mu_
   ++stats_.syncs;
   set_durable(last_index_);
   return Status::Ok();
@@ -366,6 +444,7 @@ Status Log::reset(LogIndex next) {
   Status st = start_segment(lock, /*supersedes=*/true);
   rolling_ = false;
   durable_cv_.notify_all();
+  syncer_cv_.notify_one();
   if (!st.ok()) {
     if (segments_.empty()) {  // nothing changed on disk
       segments_.swap(old);

@@ -130,7 +130,6 @@ std::string crash_point(uint64_t seed, Durability durability, CrashStats& stats)
   SimFileSystem fs(seed);
   Random rnd(seed);
   Options options = sim_options(&fs, durability);
-  options.group_delay_us = 20;  // a lone writer's leader waits in vain: keep it short
   Writer w(1);
   constexpr uint64_t kMaxCalls = 60;
   bool stop_mid_call = !rnd.one_in(5);
@@ -240,7 +239,7 @@ std::string concurrent_crash_point(uint64_t seed, CrashStats& stats) {
   SimFileSystem fs(seed);
   Random rnd(seed);
   Options options = sim_options(&fs, Durability::kGroup);
-  options.group_delay_us = rnd.one_in(2) ? 0 : 20;
+  options.group_max_records = rnd.one_in(2) ? 4096 : 3;
   std::vector<std::vector<Call>> calls(kWriters);
   fs.set_crash_after_ops(rnd.below(120));
   {

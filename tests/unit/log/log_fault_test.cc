@@ -127,7 +127,6 @@ TEST(LogFault, FailedFdatasyncStopsTheLogAndNothingIsAcknowledgedAfterIt) {
                    : seed % 3 == 1 ? Durability::kGroup
                                    : Durability::kNone;
     Options options = sim_options(&fs, d);
-    options.group_delay_us = 20;
     Writer w;
     {
       auto log = std::move(Log::open(kDir, options)).value();
@@ -162,72 +161,23 @@ TEST(LogFault, FailedFdatasyncStopsTheLogAndNothingIsAcknowledgedAfterIt) {
   clock.report_times();
 }
 
-// Forwards to a SimFileSystem, and fails the first File::sync() of the next file created with a
-// name ending in a given suffix (SimFileSystem's own sync faults hit whichever sync comes next).
-class SyncFaultFs final : public FileSystem {
- public:
-  explicit SyncFaultFs(SimFileSystem& inner) : inner_(inner) {}
-  void fail_first_sync_of_next_created(std::string suffix) { suffix_ = std::move(suffix); }
-
-  Result<std::unique_ptr<File>> open(const std::string& path, OpenMode mode) override {
-    CHORUS_ASSIGN_OR_RETURN(auto file, inner_.open(path, mode));
-    bool arm = mode == OpenMode::kCreate && !suffix_.empty() && path.ends_with(suffix_);
-    if (arm) suffix_.clear();
-    return std::unique_ptr<File>(std::make_unique<FaultFile>(std::move(file), arm));
-  }
-  Result<bool> exists(const std::string& p) override { return inner_.exists(p); }
-  Result<std::vector<std::string>> list_dir(const std::string& d) override {
-    return inner_.list_dir(d);
-  }
-  Status create_dir(const std::string& d) override { return inner_.create_dir(d); }
-  Status remove_file(const std::string& p) override { return inner_.remove_file(p); }
-  Status remove_dir(const std::string& d) override { return inner_.remove_dir(d); }
-  Status rename(const std::string& a, const std::string& b) override { return inner_.rename(a, b); }
-  Status sync_dir(const std::string& d) override { return inner_.sync_dir(d); }
-  Result<std::unique_ptr<FileLock>> lock_file(const std::string& p) override {
-    return inner_.lock_file(p);
-  }
-
- private:
-  class FaultFile final : public File {
-   public:
-    FaultFile(std::unique_ptr<File> inner, bool fail_sync)
-        : inner_(std::move(inner)), fail_sync_(fail_sync) {}
-    Result<size_t> read_at(uint64_t o, std::span<std::byte> out) const override {
-      return inner_->read_at(o, out);
-    }
-    Status write_at(uint64_t o, ByteSpan d) override { return inner_->write_at(o, d); }
-    Status sync() override {
-      if (!fail_sync_) return inner_->sync();
-      fail_sync_ = false;
-      return Status::IoError("sync " + path() + ": Input/output error (injected)");
-    }
-    Status truncate(uint64_t size) override { return inner_->truncate(size); }
-    Result<uint64_t> size() const override { return inner_->size(); }
-    Status preallocate(uint64_t size) override { return inner_->preallocate(size); }
-    const std::string& path() const override { return inner_->path(); }
-
-   private:
-    std::unique_ptr<File> inner_;
-    bool fail_sync_;
-  };
-
-  SimFileSystem& inner_;
-  std::string suffix_;
-};
-
 // The fdatasync of the zero-filled next segment is an fdatasync like any other (docs/log.md:
 // "A failed fdatasync stops the log").
 TEST(LogFault, FailedFdatasyncOfThePreparedSegmentStopsTheLog) {
   SimFileSystem sim;
-  SyncFaultFs fs(sim);
+  test::SyncHookFs fs(sim);
   Options options = sim_options(&sim);
   options.fs = &fs;
   Writer w;
   Random rnd(1);
   auto log = std::move(Log::open(kDir, options)).value();
   fill_segment(*log, w, rnd);
-  fs.fail_first_sync_of_next_created(".prealloc");
+  bool failed_one = false;  // the first sync of the prepared file fails
+  fs.before_sync = [&](const std::string& path) {
+    if (failed_one || !path.ends_with(".prealloc")) return Status::Ok();
+    failed_one = true;
+    return Status::IoError("sync " + path + ": Input/output error (injected)");
+  };
   Status st = w.append_one(*log, 3000);  // needs the next segment
   EXPECT_FALSE(st.ok());
   EXPECT_EQ(log->health().code(), StatusCode::kFailed) << st.ToString();
@@ -360,7 +310,6 @@ TEST(LogFault, RandomNoSpaceAndShortWritesNeverLeavePartialRecords) {
     SimFileSystem fs(seed);
     Random rnd(seed);
     Options options = sim_options(&fs, seed % 2 ? Durability::kAlways : Durability::kGroup);
-    options.group_delay_us = 20;
     Writer w;
     auto log = std::move(Log::open(kDir, options)).value();
     for (int i = 0; i < 80; ++i) {

@@ -240,7 +240,6 @@ TEST(Log, NoneModeSyncMakesDurable) {
 TEST(Log, GroupCommitManyWritersEveryAckDurableAndUnique) {
   TempDir t;
   Options o = small(Durability::kGroup);
-  o.group_delay_us = 200;
   auto log = open_ok(t.sub("l"), o);
   constexpr int kThreads = 8, kEach = 200;
   std::vector<std::vector<LogIndex>> got(kThreads);

@@ -108,6 +108,57 @@ std::string diff_log(const Log& log, LogIndex first, const Records& want, Random
   return "";
 }
 
+// Forwards to a SimFileSystem, and runs before_sync(path) before every File::sync(): a non-ok
+// result fails that sync (which then makes nothing durable), and the hook may block to hold a
+// sync in flight. SimFileSystem's own sync faults hit whichever sync comes next.
+class SyncHookFs final : public FileSystem {
+ public:
+  explicit SyncHookFs(SimFileSystem& inner) : inner_(inner) {}
+  // Set it while no other thread syncs (a kGroup log's sync thread does: set it before open()).
+  std::function<Status(const std::string& path)> before_sync;
+
+  Result<std::unique_ptr<File>> open(const std::string& path, OpenMode mode) override {
+    CHORUS_ASSIGN_OR_RETURN(auto file, inner_.open(path, mode));
+    return std::unique_ptr<File>(std::make_unique<HookedFile>(std::move(file), *this));
+  }
+  Result<bool> exists(const std::string& p) override { return inner_.exists(p); }
+  Result<std::vector<std::string>> list_dir(const std::string& d) override {
+    return inner_.list_dir(d);
+  }
+  Status create_dir(const std::string& d) override { return inner_.create_dir(d); }
+  Status remove_file(const std::string& p) override { return inner_.remove_file(p); }
+  Status remove_dir(const std::string& d) override { return inner_.remove_dir(d); }
+  Status rename(const std::string& a, const std::string& b) override { return inner_.rename(a, b); }
+  Status sync_dir(const std::string& d) override { return inner_.sync_dir(d); }
+  Result<std::unique_ptr<FileLock>> lock_file(const std::string& p) override {
+    return inner_.lock_file(p);
+  }
+
+ private:
+  class HookedFile final : public File {
+   public:
+    HookedFile(std::unique_ptr<File> inner, SyncHookFs& fs) : inner_(std::move(inner)), fs_(fs) {}
+    Result<size_t> read_at(uint64_t o, std::span<std::byte> out) const override {
+      return inner_->read_at(o, out);
+    }
+    Status write_at(uint64_t o, ByteSpan d) override { return inner_->write_at(o, d); }
+    Status sync() override {
+      if (fs_.before_sync) CHORUS_TRY(fs_.before_sync(path()));
+      return inner_->sync();
+    }
+    Status truncate(uint64_t size) override { return inner_->truncate(size); }
+    Result<uint64_t> size() const override { return inner_->size(); }
+    Status preallocate(uint64_t size) override { return inner_->preallocate(size); }
+    const std::string& path() const override { return inner_->path(); }
+
+   private:
+    std::unique_ptr<File> inner_;
+    SyncHookFs& fs_;
+  };
+
+  SimFileSystem& inner_;
+};
+
 using chorus::test::report;  // support/test_scale.h
 using chorus::test::scaled;
 
