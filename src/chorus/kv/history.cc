@@ -12,12 +12,12 @@ constexpr std::array<std::string_view, kChangeCount> kChangeNames = {
     "incrby", "incrbyfloat", "append", "setrange", "persist",
 };
 
+}  // namespace
+
 size_t string_heap_bytes(const std::string& s) {
   // libstdc++ keeps up to 15 bytes inline.
   return s.capacity() > 15 ? s.capacity() + 1 : 0;
 }
-
-}  // namespace
 
 std::string_view change_name(Change c) { return kChangeNames[static_cast<size_t>(c)]; }
 
@@ -35,8 +35,11 @@ void retire_latest(std::unique_ptr<History>& older, size_t capacity, const Lates
     if (value_changes && older && !older->entries.empty() &&
         older->entries.front().kind == ValueKind::kSameAsNewer) {
       CHORUS_ASSERT(latest.value != nullptr, "same-as-newer entry before a deletion");
-      older->entries.front().kind = ValueKind::kOwn;
-      older->entries.front().value = *latest.value;
+      HistoryEntry& front = older->entries.front();
+      older->value_bytes -= string_heap_bytes(front.value);
+      front.kind = ValueKind::kOwn;
+      front.value = *latest.value;
+      older->value_bytes += string_heap_bytes(front.value);
     }
     return;
   }
@@ -55,8 +58,10 @@ void retire_latest(std::unique_ptr<History>& older, size_t capacity, const Lates
   }
   auto& entries = older->entries;
   CHORUS_ASSERT(entries.empty() || entries.front().revision < e.revision);
+  older->value_bytes += string_heap_bytes(e.value);
   entries.insert(entries.begin(), std::move(e));
   while (entries.size() > capacity) {
+    older->value_bytes -= string_heap_bytes(entries.back().value);
     entries.pop_back();
     older->trimmed = true;
   }
@@ -64,9 +69,7 @@ void retire_latest(std::unique_ptr<History>& older, size_t capacity, const Lates
 
 size_t history_bytes(const History* h) {
   if (h == nullptr) return 0;
-  size_t bytes = sizeof(History) + h->entries.capacity() * sizeof(HistoryEntry);
-  for (const HistoryEntry& e : h->entries) bytes += string_heap_bytes(e.value);
-  return bytes;
+  return sizeof(History) + h->entries.capacity() * sizeof(HistoryEntry) + h->value_bytes;
 }
 
 }  // namespace chorus::kv

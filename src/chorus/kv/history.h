@@ -58,6 +58,9 @@ struct History {
   // Entries were dropped to respect the bound: revisions before the oldest entry are compacted.
   bool trimmed = false;
   std::vector<HistoryEntry> entries;  // newest first, revisions strictly decreasing
+  // The heap bytes of the entries' values, kept by whoever changes them (retire_latest, restore)
+  // so that history_bytes() does not walk the entries on every write.
+  size_t value_bytes = 0;
 };
 
 // The latest state of a key (live or tombstone), the input of retire_latest().
@@ -76,6 +79,8 @@ void retire_latest(std::unique_ptr<History>& older, size_t capacity, const Lates
 
 // The heap bytes a history holds (estimate, for Store::memory_bytes()).
 size_t history_bytes(const History* h);
+// The heap bytes of one string's buffer (0 while it fits inline).
+size_t string_heap_bytes(const std::string& s);
 
 // Walks a key's states newest first: the latest (`revision`, `change`, `value`; value nullptr
 // for a deleted key), then each older entry, with its value resolved (nullptr: the key did not

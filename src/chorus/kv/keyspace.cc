@@ -212,7 +212,9 @@ void Keyspace::check_history(const History* older, const LatestState& latest, bo
   CHORUS_ASSERT(!older->trimmed || older->entries.size() == older_capacity());
   uint64_t newer_revision = latest.revision;
   bool newer_live = live;
+  size_t value_bytes = 0;
   for (const HistoryEntry& e : older->entries) {
+    value_bytes += string_heap_bytes(e.value);
     CHORUS_ASSERT(e.revision < newer_revision, "history revisions must decrease");
     CHORUS_ASSERT(static_cast<uint8_t>(e.change) < kChangeCount);
     CHORUS_ASSERT(is_deletion(e.change) == (e.kind == ValueKind::kNone));
@@ -222,6 +224,8 @@ void Keyspace::check_history(const History* older, const LatestState& latest, bo
     newer_revision = e.revision;
     newer_live = e.kind != ValueKind::kNone;
   }
+  CHORUS_ASSERT(value_bytes == older->value_bytes, "history value bytes ", older->value_bytes,
+                " but ", value_bytes);
 }
 
 void Keyspace::check_invariants(uint64_t last_revision) const {

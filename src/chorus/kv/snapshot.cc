@@ -132,6 +132,7 @@ Status read_history(wire::Reader& r, size_t capacity, uint64_t newer_revision,
       if (newer != nullptr && e.value == *newer) return corrupt("non-canonical history value");
     }
     newer_revision = e.revision;
+    h->value_bytes += string_heap_bytes(e.value);
     h->entries.push_back(std::move(e));
     const HistoryEntry& back = h->entries.back();
     newer = back.kind == ValueKind::kNone  ? nullptr
