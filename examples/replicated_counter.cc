@@ -56,7 +56,7 @@ class Counter final : public node::StateMachine {
   static int64_t decode(ByteSpan b) { return b.size() == 8 ? load_le<int64_t>(b.data()) : 0; }
 
  private:
-  int64_t value_ = 0;  // io thread only
+  int64_t value_ = 0;  // changed on the io thread (apply, restore); read by read() and snapshot()
 };
 
 struct Member {

@@ -57,7 +57,7 @@ class Journal final : public node::StateMachine {
   }
 
  private:
-  std::string lines_;  // io thread only
+  std::string lines_;  // changed on the io thread (apply, restore); read by read() and snapshot()
 };
 
 // ---- a node process -------------------------------------------------------------------------

@@ -352,6 +352,14 @@ void SimFileSystem::fail_next_syncs(uint64_t count) {
   fail_next_syncs_ = count;
 }
 
+void SimFileSystem::hold_syncs(bool on) {
+  {
+    std::lock_guard lock(mu_);
+    hold_syncs_ = on;
+  }
+  held_cv_.notify_all();
+}
+
 void SimFileSystem::set_capacity(uint64_t bytes) {
   std::lock_guard lock(mu_);
   capacity_ = bytes;
@@ -650,7 +658,8 @@ Status SimFileSystem::file_write(uint64_t epoch, InodeId id, const std::string& 
 }
 
 Status SimFileSystem::file_sync(uint64_t epoch, InodeId id, const std::string& path) {
-  std::lock_guard lock(mu_);
+  std::unique_lock lock(mu_);
+  held_cv_.wait(lock, [&] { return !hold_syncs_; });
   std::string what = "sync " + path;
   CHORUS_TRY(file_check(epoch, what));
   CHORUS_TRY(begin_mutation(what));

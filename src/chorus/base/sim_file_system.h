@@ -29,6 +29,7 @@
 // Thread-safe: one mutex guards everything. The SimFileSystem must outlive its Files and locks.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -89,6 +90,8 @@ class SimFileSystem final : public FileSystem {
   // Fault injection. A failed File::sync or sync_dir returns IoError and makes nothing durable.
   void fail_syncs(bool on);              // every sync fails while on
   void fail_next_syncs(uint64_t count);  // the next `count` syncs fail
+  // While held, File::sync blocks (a disk that stalls); release lets the waiting syncs finish.
+  void hold_syncs(bool on);
   // Total of the current sizes of all linked or open files; growth past it fails with NoSpace.
   void set_capacity(uint64_t bytes);
   // The next write_at writes only its first `keep_bytes` bytes, then returns IoError.
@@ -188,6 +191,8 @@ class SimFileSystem final : public FileSystem {
   Counters counters_;
   bool fail_syncs_ = false;
   uint64_t fail_next_syncs_ = 0;
+  bool hold_syncs_ = false;  // guarded by mu_; waited on with held_cv_
+  std::condition_variable held_cv_;
   uint64_t capacity_ = UINT64_MAX;
   std::optional<size_t> short_write_;
   std::optional<uint64_t> stop_after_mutations_;  // absolute value of counters_.mutations

@@ -127,6 +127,8 @@ void NodeImpl::close() {
     done.set_value();
   });
   done.get_future().wait();
+  // A snapshot being taken finishes; its result finds the loop stopped.
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();
   // Persists what was handed over; its reports find the loop stopped.
   wal_->stop();
   // Let the io_context run out of work: what the transport and the WAL left on it completes

@@ -17,7 +17,11 @@
 //   kDurable  for each Ready the WAL thread reported durable (and every earlier one): restore an
 //             installed snapshot, on_persisted(), send its messages_after_persist;
 //   kApply    apply committed entries, answer waiting calls, on_applied(), serve reads whose
-//             index is applied, take a snapshot if the core asked.
+//             index is applied, start a snapshot if the core asked, save one that is done.
+//
+// Snapshots: the state machine serializes itself on a snapshot thread (docs/node.md
+// "Snapshots off the loop"), so a large state never stalls heartbeats past the election timeout.
+// Applying pauses until it is done; everything else -- messages, the WAL, reads -- goes on.
 #pragma once
 
 #include <asio/io_context.hpp>
@@ -146,7 +150,8 @@ class NodeImpl : public std::enable_shared_from_this<NodeImpl> {
   void schedule();
   void iterate();
   void step_inputs();
-  void step_message(NodeId from, const Bytes& bytes);
+  void step_message(NodeId from, const Bytes& bytes, bool wal_room);
+  void step_decoded(raft::Message m);
   void take_readys();
   bool wal_has_room() const;
   void submit_wal(WalTask task);
@@ -155,6 +160,9 @@ class NodeImpl : public std::enable_shared_from_this<NodeImpl> {
   void apply_committed();
   void apply_items(std::vector<ApplyItem>& items);
   void maybe_snapshot();
+  void save_snapshot(Bytes enveloped);
+  void on_snapshot_taken(uint64_t generation, Bytes state);
+  void discard_snapshot();
   void send(raft::Message m);
   void emit_events();
   void arm_tick();
@@ -220,7 +228,8 @@ class NodeImpl : public std::enable_shared_from_this<NodeImpl> {
   // Inbox: inputs since the last kStep.
   uint64_t ticks_due_ = 0;
   std::vector<std::pair<NodeId, Bytes>> inbox_messages_;
-  std::vector<uint64_t> inbox_proposals_;
+  std::vector<uint64_t> inbox_proposals_;  // held back while the WAL queue is full
+  std::vector<raft::Message> held_forwards_;  // followers' kPropose, held back likewise
   std::vector<uint64_t> inbox_reads_;
   std::vector<WalDone> inbox_durable_;
   bool retry_changes_ = false;
@@ -238,6 +247,12 @@ class NodeImpl : public std::enable_shared_from_this<NodeImpl> {
   CommitDecoder decoder_;
   LogIndex applied_;  // the state machine has applied up to here
   bool snapshot_wanted_ = false;
+  // The snapshot thread: while it runs (snapshot_running_) or its result waits for WAL room
+  // (snapshot_taken_), nothing is applied, so the result is the state as of applied_.
+  std::thread snapshot_thread_;
+  bool snapshot_running_ = false;
+  uint64_t snapshot_generation_ = 0;  // a result of another generation was discarded
+  std::optional<Bytes> snapshot_taken_;  // enveloped (payload.h)
   AddressBook book_;
   std::map<NodeId, std::string> transport_peers_;  // what the transport was given
   std::set<NodeId> warned_no_address_;

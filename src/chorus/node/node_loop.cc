@@ -2,6 +2,7 @@
 // Ready in the order raft.h writes beside its fields, as tests/sim/simulator.cc's
 // World::handle_ready() does in one thread -- here split between the io and WAL threads.
 #include <asio/post.hpp>
+#include <malloc.h>
 
 #include <sstream>
 
@@ -66,29 +67,40 @@ void NodeImpl::iterate() {
   }
   emit_events();
   publish();
+  // More Readys wait, or this iteration's WAL reports made room for held-back proposals: run
+  // again after whatever else queued up. Otherwise the next WAL report schedules the loop.
+  const bool held = !inbox_proposals_.empty() || !held_forwards_.empty();
+  if (core_->has_ready() || (held && wal_has_room())) schedule();
   check_invariants();
-  // More Readys wait: run again after whatever else queued up. If the WAL queue is full, its
-  // next report schedules the loop instead (backpressure, nothing dropped).
-  if (core_->has_ready() && wal_has_room()) schedule();
 }
 
-// (1) One batch of inputs into the core.
+// (1) One batch of inputs into the core. Backpressure (docs/node.md "Threads, and why"): while
+// the WAL queue is over its bounds, new entries -- this node's proposals and the proposals
+// followers forward to it -- wait here, in arrival order; everything else is stepped, so a slow
+// disk never stops heartbeats, votes or acks.
 void NodeImpl::step_inputs() {
   enter(Phase::kStep);
   if (stopped_) return;
   for (; ticks_due_ > 0; --ticks_due_) core_->tick();
-  for (const auto& [from, bytes] : inbox_messages_) step_message(from, bytes);
+  const bool room = wal_has_room();
+  if (room) {
+    for (raft::Message& m : held_forwards_) step_decoded(std::move(m));
+    held_forwards_.clear();
+  }
+  for (const auto& [from, bytes] : inbox_messages_) step_message(from, bytes, room);
   inbox_messages_.clear();
-  std::vector<uint64_t> proposals;
-  proposals.swap(inbox_proposals_);
-  for (uint64_t op : proposals) propose(op);
+  if (room) {
+    std::vector<uint64_t> proposals;
+    proposals.swap(inbox_proposals_);
+    for (uint64_t op : proposals) propose(op);
+  }
   std::vector<uint64_t> reads;
   reads.swap(inbox_reads_);
   for (uint64_t request : reads) start_read_index(request);
   advance_changes();
 }
 
-void NodeImpl::step_message(NodeId from, const Bytes& bytes) {
+void NodeImpl::step_message(NodeId from, const Bytes& bytes, bool wal_room) {
   CHORUS_ASSERT(phase_ == Phase::kStep);
   auto describe = [&](const Status& s) {
     std::ostringstream out;
@@ -110,10 +122,21 @@ void NodeImpl::step_message(NodeId from, const Bytes& bytes) {
     warn(describe(Status::InvalidArgument(out.str())));
     return;
   }
-  Status stepped = core_->step(*m);
+  if (m->type == raft::MessageType::kPropose && (!wal_room || !held_forwards_.empty())) {
+    held_forwards_.push_back(std::move(*m));
+    return;
+  }
+  step_decoded(std::move(*m));
+}
+
+void NodeImpl::step_decoded(raft::Message m) {
+  CHORUS_ASSERT(phase_ == Phase::kStep);
+  Status stepped = core_->step(m);
   if (!stepped.ok()) {
     ++messages_dropped_;
-    warn(describe(stepped));
+    std::ostringstream out;
+    out << "message from node " << m.from << " dropped";
+    warn(stepped.Annotate(out.str()));
   }
 }
 
@@ -131,11 +154,13 @@ void NodeImpl::submit_wal(WalTask task) {
   wal_->submit(std::move(task));
 }
 
-// (2) Take Readys while the WAL thread has room for them.
+// (2) Take Readys. Never held back by a full WAL queue: a Ready carries heartbeats and acks too,
+// and what it can add to the queue is bounded where entries enter (step_inputs) and, on a
+// follower, by the leader's in-flight window.
 void NodeImpl::take_readys() {
   enter(Phase::kReady);
   if (stopped_) return;
-  for (int i = 0; i < kMaxReadysPerIteration && core_->has_ready() && wal_has_room(); ++i) {
+  for (int i = 0; i < kMaxReadysPerIteration && core_->has_ready(); ++i) {
     raft::Ready rd = core_->ready();
     handle_ready(rd);
   }
@@ -208,6 +233,7 @@ void NodeImpl::complete_durable() {
         to_apply_.pop_front();
       }
       // raft.h: once the chunks are durable, restore the state machine from the received file.
+      discard_snapshot();
       Status restored = restore_snapshot(installed.meta, installed.state);
       if (!restored.ok()) {
         fail_fatal(restored.Annotate("restoring an installed snapshot"));
@@ -230,9 +256,15 @@ void NodeImpl::complete_durable() {
 void NodeImpl::apply_committed() {
   enter(Phase::kApply);
   if (stopped_) return;
+  // A snapshot taken off the loop is saved first: it is the state as of applied_.
+  if (snapshot_taken_ && wal_has_room()) {
+    Bytes state = std::move(*snapshot_taken_);
+    snapshot_taken_.reset();
+    save_snapshot(std::move(state));
+  }
   // While a received snapshot is being installed, nothing after it may be applied before the
-  // state machine is restored from it.
-  if (installs_in_flight_ == 0 && !to_apply_.empty()) {
+  // state machine is restored from it; while one is being taken, nothing may change under it.
+  if (installs_in_flight_ == 0 && !snapshot_running_ && !snapshot_taken_ && !to_apply_.empty()) {
     std::vector<ApplyItem> items;
     while (!to_apply_.empty()) {
       decoder_.push(std::move(to_apply_.front()), items);
@@ -268,18 +300,56 @@ void NodeImpl::apply_items(std::vector<ApplyItem>& items) {
 
 void NodeImpl::maybe_snapshot() {
   CHORUS_ASSERT(phase_ == Phase::kApply);
-  if (!snapshot_wanted_ || installs_in_flight_ > 0) return;
-  if (applied_ <= core_->log().snapshot_index()) {
-    snapshot_wanted_ = false;
+  if (!snapshot_wanted_ || snapshot_running_ || snapshot_taken_ || installs_in_flight_ > 0) {
     return;
   }
-  if (!wal_has_room()) return;  // after the WAL thread catches up
-  // The state as of applied_, which is never inside a transaction (commit_decoder.h).
-  Bytes machine_state = machine_ ? machine_->snapshot() : Bytes{};
-  auto state = std::make_shared<const Bytes>(encode_snapshot_envelope(book_, machine_state));
-  machine_state = {};
-  Status compacted = core_->compact(applied_, state->size());
   snapshot_wanted_ = false;
+  if (applied_ <= core_->log().snapshot_index()) return;
+  if (!machine_) {
+    snapshot_taken_ = encode_snapshot_envelope(book_, {});  // saved by the next kApply
+    return;
+  }
+  // The state as of applied_, which is never inside a transaction (commit_decoder.h). The
+  // previous thread has finished: its result came back (or was discarded after a join).
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();
+  snapshot_running_ = true;
+  const uint64_t generation = ++snapshot_generation_;
+  snapshot_thread_ = std::thread([this, weak = weak_from_this(), generation, book = book_] {
+    // Large copies stay off the loop too: a 100 MB state takes ~100 ms to copy here.
+    Bytes state = encode_snapshot_envelope(book, machine_->snapshot());
+#ifdef __GLIBC__
+    // This thread's malloc arena kept the serialization's scratch buffers (freed, not returned):
+    // give them back, or every snapshot leaves the process that much larger.
+    malloc_trim(0);
+#endif
+    asio::post(io_, [weak, generation, state = std::move(state)]() mutable {
+      if (auto self = weak.lock()) self->on_snapshot_taken(generation, std::move(state));
+    });
+  });
+}
+
+void NodeImpl::on_snapshot_taken(uint64_t generation, Bytes state) {
+  if (stopped_ || generation != snapshot_generation_ || !snapshot_running_) return;
+  snapshot_running_ = false;
+  snapshot_taken_ = std::move(state);
+  schedule();
+}
+
+// Before the state machine is restored from a received snapshot: wait for a snapshot being
+// taken (it reads the machine) and drop it, since the install replaces that state anyway.
+void NodeImpl::discard_snapshot() {
+  if (snapshot_thread_.joinable()) snapshot_thread_.join();
+  ++snapshot_generation_;
+  snapshot_running_ = false;
+  snapshot_taken_.reset();
+}
+
+// `enveloped`: the machine's state wrapped with the node's (payload.h), as of applied_.
+void NodeImpl::save_snapshot(Bytes enveloped) {
+  CHORUS_ASSERT(phase_ == Phase::kApply);
+  if (applied_ <= core_->log().snapshot_index()) return;  // an install overtook it
+  auto state = std::make_shared<const Bytes>(std::move(enveloped));
+  Status compacted = core_->compact(applied_, state->size());
   if (!compacted.ok()) {
     warn(compacted.Annotate("snapshot skipped"));
     return;
@@ -378,9 +448,6 @@ void NodeImpl::fail_fatal(Status error) {
 // Cheap, so on in every build and after every iteration (STYLE.md habit 3).
 void NodeImpl::check_invariants() const {
   CHORUS_ASSERT(phase_ == Phase::kIdle);
-  // The queue to the WAL thread is bounded (a full one stops the loop taking Readys).
-  CHORUS_ASSERT(wal_outstanding_.size() <= std::max<size_t>(options_.max_wal_readys, 1),
-                wal_outstanding_.size(), " WAL tasks outstanding");
   CHORUS_ASSERT(durable_seq_ < next_wal_seq_);
   CHORUS_ASSERT(wal_outstanding_.empty() || wal_outstanding_.front().first > durable_seq_);
   CHORUS_ASSERT(installs_in_flight_ <= wal_outstanding_.size());
@@ -390,9 +457,14 @@ void NodeImpl::check_invariants() const {
   // Applied to the state machine, never past the commit; installs pause applying.
   CHORUS_ASSERT(applied_ <= core_->log().committed(), "applied ", applied_, " past commit ",
                 core_->log().committed());
-  CHORUS_ASSERT(installs_in_flight_ > 0 || to_apply_.empty(), "committed entries left unapplied");
+  CHORUS_ASSERT(installs_in_flight_ > 0 || snapshot_running_ || snapshot_taken_ || to_apply_.empty(),
+                "committed entries left unapplied");
   CHORUS_ASSERT(reads_by_index_.size() <= reads_.size());
-  CHORUS_ASSERT(inbox_proposals_.empty() && inbox_reads_.empty() && inbox_messages_.empty());
+  CHORUS_ASSERT(inbox_messages_.empty() && inbox_reads_.empty());
+  // Entries are held back only while a WAL report is still to come (it releases them).
+  CHORUS_ASSERT((inbox_proposals_.empty() && held_forwards_.empty()) || !wal_outstanding_.empty() ||
+                    iteration_scheduled_,
+                "proposals held back with nothing to release them");
   decoder_.check_invariants();
 }
 

@@ -59,7 +59,8 @@ struct NodeOptions {
   uint64_t max_uncommitted_entries = 100'000;
 
   // The queue between the core and the WAL thread: Readys handed over and not yet durable. When
-  // full, the loop stops taking Readys until the WAL thread catches up (nothing is dropped).
+  // full, new proposals (local and forwarded) wait until the WAL thread catches up; heartbeats,
+  // votes and acks go on (docs/node.md "Threads, and why"). Nothing is dropped.
   size_t max_wal_readys = 64;
   uint64_t max_wal_bytes = 64 << 20;
   // Client calls waiting on this node; a call beyond it fails at once with kBusy (definite).

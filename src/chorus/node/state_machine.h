@@ -1,7 +1,9 @@
 // StateMachine: what a RaftNode applies committed entries to (optional).
 //
-// Every call comes from the node's io thread, never two at once, so an implementation needs no
-// locking of its own (unless other threads read it).
+// Every call but snapshot() comes from the node's io thread, never two at once. snapshot() runs on
+// a thread of its own; while it runs the node calls neither apply() nor restore(), but read() may
+// run at the same time: snapshot() and read() must only read the state they share (an
+// implementation whose reads change something needs its own lock).
 #pragma once
 
 #include <span>
@@ -37,8 +39,9 @@ class StateMachine {
   // applied up to the read index).
   virtual Bytes read(ByteSpan command) = 0;
 
-  // The whole state as bytes, as of the last applied entry. Called on the io thread: the loop
-  // waits while it runs.
+  // The whole state as bytes, as of the last applied entry. Called on the node's snapshot thread
+  // (see above): the loop goes on -- heartbeats, replication, reads -- but applies nothing until
+  // it returns, so a large state delays writes' completions, never leadership.
   virtual Bytes snapshot() = 0;
 
   // Replaces the whole state with a snapshot's. A failure is fatal to the node (on_error).

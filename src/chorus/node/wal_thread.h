@@ -5,9 +5,9 @@
 // last fdatasync ran, writes them all in order, syncs once, and reports the last task's sequence
 // number durable. One report covers every earlier task.
 //
-// Bounded: the loop submits only while fewer than NodeOptions::max_wal_readys tasks (and
-// max_wal_bytes of entries) are outstanding, so the queue here never holds more; a full queue
-// makes the loop stop taking Readys -- the producer slows, nothing is dropped.
+// Bounded by the loop: while NodeOptions::max_wal_readys tasks (or max_wal_bytes of entries) are
+// outstanding, no new entries enter its core (docs/node.md "Threads, and why") -- the producer
+// slows, nothing is dropped.
 //
 // Snapshot chunks to send: the leader's chunk messages (raft.h fill_from_snapshot) are completed
 // here with read_snapshot_chunk(), since the storage belongs to this thread, and sent straight to

@@ -8,6 +8,7 @@
 #include <asio/use_future.hpp>
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <future>
 #include <map>
@@ -101,6 +102,11 @@ class CounterMachine final : public StateMachine {
 
   // value | last applied | n | (index | len | data) * n
   Bytes snapshot() override {
+    {
+      std::unique_lock gate(gate_mu_);
+      ++snapshots_started_;
+      gate_cv_.wait(gate, [&] { return !hold_snapshots_; });
+    }
     std::lock_guard lock(mu_);
     Bytes out(20);
     store_le<int64_t>(out.data(), value_);
@@ -157,6 +163,18 @@ class CounterMachine final : public StateMachine {
     std::lock_guard lock(mu_);
     return restores_;
   }
+  // While held, snapshot() blocks (a state that takes long to serialize).
+  void hold_snapshots(bool hold) {
+    {
+      std::lock_guard gate(gate_mu_);
+      hold_snapshots_ = hold;
+    }
+    gate_cv_.notify_all();
+  }
+  int snapshots_started() const {
+    std::lock_guard gate(gate_mu_);
+    return snapshots_started_;
+  }
 
  private:
   mutable std::mutex mu_;
@@ -165,6 +183,10 @@ class CounterMachine final : public StateMachine {
   std::map<LogIndex, Bytes> commands_;  // every command applied (or restored), by sequence
   std::vector<std::string> violations_;
   int restores_ = 0;
+  mutable std::mutex gate_mu_;
+  std::condition_variable gate_cv_;
+  bool hold_snapshots_ = false;  // guarded by gate_mu_
+  int snapshots_started_ = 0;    // guarded by gate_mu_
 };
 
 // A cluster of RaftNodes in one process. Node state on disk outlives stop(): a POSIX temp dir

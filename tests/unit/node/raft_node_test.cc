@@ -338,8 +338,8 @@ TEST(RaftNodeTest, CloseWithAProposalInFlightIsIndefinite) {
 }
 
 TEST(RaftNodeTest, AFullWalQueueSlowsTheLoopButLosesNothing) {
-  // One Ready at a time between the loop and the WAL thread: the loop must stop taking Readys
-  // while it waits, never drop one.
+  // At most one Ready's entries in the WAL queue: new proposals (local and forwarded) must wait
+  // while it is full, never be dropped.
   Cluster c(3, false, [](NodeOptions& o) {
     o.max_wal_readys = 1;
     o.max_wal_bytes = 1;
@@ -465,6 +465,97 @@ TEST(RaftNodeTest, FsyncFailureStopsThatNodeOnly) {
   ASSERT_TRUE(rd.status.ok());
   EXPECT_GE(counter_value(rd.result), 6);
   c.stop(victim);
+}
+
+// A state machine that takes longer than several election timeouts to serialize (a large
+// state) must not cost the leader its leadership: snapshot() runs off the loop, which keeps
+// heartbeating and replicating while applying waits. Before, the loop itself serialized, and a
+// 1M-key chorusd leader lost its term at every snapshot.
+TEST(RaftNodeTest, ASlowSnapshotDelaysAppliesNotLeadership) {
+  Cluster c(3, /*sim_fs=*/false, [](NodeOptions& o) { o.snapshot_threshold_entries = 8; });
+  c.start_all();
+  NodeId leader = c.wait_leader();
+  auto hold = [&](bool on) {
+    for (NodeId id : c.ids()) c.machine(id).hold_snapshots(on);
+  };
+  hold(true);
+  struct Release {
+    std::function<void()> fn;
+    ~Release() { fn(); }
+  } release{[&] { hold(false); }};  // also when an assertion returns early
+  const Term term = c.node(leader).metrics().term;
+  std::vector<std::future<AppendResult>> pending;
+  auto append_10 = [&] {
+    for (int i = 0; i < 10; ++i) {
+      pending.push_back(c.node(leader).async_append(counter_command(1), asio::use_future));
+    }
+  };
+  append_10();  // past the threshold: a snapshot starts, and blocks
+  ASSERT_TRUE(eventually([&] { return c.machine(leader).snapshots_started() > 0; }));
+  append_10();
+  // Every append commits on the quorum while the leader's machine is held...
+  ASSERT_TRUE(eventually([&] {
+    NodeMetrics m = c.node(leader).metrics();
+    return m.commit >= m.last_index && m.last_index.value() >= 20;
+  }));
+  EXPECT_LT(c.node(leader).metrics().applied, c.node(leader).metrics().commit);
+  // ...and it stays leader of the same term for several election timeouts (200-400 ms each).
+  for (int i = 0; i < 10; ++i) {
+    std::this_thread::sleep_for(100ms);
+    ASSERT_TRUE(c.node(leader).is_leader());
+    ASSERT_EQ(c.node(leader).metrics().term, term);
+  }
+  hold(false);
+  LogIndex previous;
+  for (auto& f : pending) {
+    AppendResult r = await(std::move(f));
+    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+    EXPECT_GT(r.sequence, previous);
+    previous = r.sequence;
+  }
+  ASSERT_TRUE(eventually([&] { return c.node(leader).metrics().snapshots_taken > 0; }));
+  EXPECT_GT(c.node(leader).metrics().snapshot_index, LogIndex(0));
+  for (NodeId id : c.ids()) EXPECT_TRUE(c.machine(id).violations().empty());
+  EXPECT_EQ(counter_value(read(c.node(leader)).result), 20);
+}
+
+// A leader whose disk stalls for several election timeouts keeps its term: a full WAL queue
+// holds back new proposals, never the heartbeats. (It used to stop the loop taking Readys, which
+// carry the heartbeats too, so a 100 MB snapshot save cost a chorusd leader its term.) The
+// followers commit without it; its callers complete once its disk is back.
+TEST(RaftNodeTest, AStalledLeaderDiskHoldsBackProposalsNotHeartbeats) {
+  Cluster c(3, /*sim_fs=*/true, [](NodeOptions& o) {
+    o.max_wal_readys = 2;
+    o.max_wal_bytes = 1;
+  });
+  c.start_all();
+  NodeId leader = c.wait_leader();
+  ASSERT_TRUE(append(c.node(leader), 1).status.ok());
+  const Term term = c.node(leader).metrics().term;
+  c.sim_fs(leader).hold_syncs(true);
+  struct Release {
+    std::function<void()> fn;
+    ~Release() { fn(); }
+  } release{[&] { c.sim_fs(leader).hold_syncs(false); }};  // also when an assertion returns
+  std::vector<std::future<AppendResult>> pending;
+  for (int i = 0; i < 30; ++i) {
+    pending.push_back(c.node(leader).async_append(counter_command(1), asio::use_future));
+    std::this_thread::sleep_for(5ms);
+  }
+  NodeId follower = c.follower_of(leader);
+  ASSERT_TRUE(eventually([&] { return c.node(follower).metrics().commit.value() >= 4; }));
+  for (int i = 0; i < 10; ++i) {
+    std::this_thread::sleep_for(100ms);
+    ASSERT_TRUE(c.node(leader).is_leader());
+    ASSERT_EQ(c.node(leader).metrics().term, term);
+  }
+  c.sim_fs(leader).hold_syncs(false);
+  for (auto& f : pending) {
+    AppendResult r = await(std::move(f));
+    ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  }
+  EXPECT_EQ(counter_value(read(c.node(leader)).result), 31);
+  EXPECT_EQ(c.node(leader).metrics().term, term);
 }
 
 TEST(RaftNodeTest, EventsReportChangeCommitAndApply) {
