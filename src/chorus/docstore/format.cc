@@ -50,66 +50,149 @@ std::optional<Json> parse_json(std::string_view text) {
   return j;
 }
 
+size_t encoded_size(const StoredOp& op) {
+  return kOpHeaderBytes + op.id.size() + op.data.view().size() + op.prev.view().size();
+}
+
+// The layout drawn in format.h, written with one resize.
+void put_op(Bytes& out, const StoredOp& op) {
+  std::string_view data = op.data.view(), prev = op.prev.view();
+  size_t at = out.size();
+  out.resize(at + encoded_size(op));
+  std::byte* p = out.data() + at;
+  p[0] = std::byte{static_cast<uint8_t>(op.type)};
+  p[1] = std::byte{static_cast<uint8_t>((op.data ? 1 : 0) | (op.prev ? 2 : 0))};
+  store_le<uint64_t>(p + 2, op.ts_ms);
+  store_le<uint64_t>(p + 10, op.clock);
+  store_le<uint32_t>(p + 18, static_cast<uint32_t>(op.id.size()));
+  store_le<uint32_t>(p + 22, static_cast<uint32_t>(data.size()));
+  store_le<uint32_t>(p + 26, static_cast<uint32_t>(prev.size()));
+  p += kOpHeaderBytes;
+  for (std::string_view s : {std::string_view(op.id), data, prev}) {
+    if (!s.empty()) std::memcpy(p, s.data(), s.size());
+    p += s.size();
+  }
+}
+
+std::optional<Json> parse_text(std::optional<std::string_view> text, bool& bad) {
+  if (!text) return std::nullopt;
+  auto j = parse_json(*text);
+  bad = bad || !j;
+  return j;
+}
+
 }  // namespace
 
-Bytes encode_ops_record(const std::vector<Op>& ops) {
+Op StoredOp::to_op() const {
+  return Op{type,
+            id,
+            data ? std::optional<Json>(data.parse()) : std::nullopt,
+            prev ? std::optional<Json>(prev.parse()) : std::nullopt,
+            ts_ms,
+            clock,
+            agent};
+}
+
+Status RecordBuffer::add_ops(std::span<const StoredOp> ops) {
   CHORUS_ASSERT(!ops.empty(), "an ops record holds at least one op");
-  Bytes out;
-  out.reserve(64 * ops.size());
-  put_u8(out, kRecordVersion);
-  put_u8(out, static_cast<uint8_t>(RecordKind::kOps));
-  put_le<uint32_t>(out, static_cast<uint32_t>(ops.size()));
-  std::string data, prev;
-  for (const Op& op : ops) {
-    data = op.data ? op.data->dump() : std::string();
-    prev = op.prev ? op.prev->dump() : std::string();
-    put_u8(out, static_cast<uint8_t>(op.type));
-    put_u8(out, static_cast<uint8_t>((op.data ? 1 : 0) | (op.prev ? 2 : 0)));
-    put_le<uint64_t>(out, op.ts_ms);
-    put_le<uint64_t>(out, op.clock);
-    put_le<uint32_t>(out, static_cast<uint32_t>(op.id.size()));
-    put_le<uint32_t>(out, static_cast<uint32_t>(data.size()));
-    put_le<uint32_t>(out, static_cast<uint32_t>(prev.size()));
-    put_str(out, op.id);
-    put_str(out, data);
-    put_str(out, prev);
+  uint64_t bytes = 0;
+  for (const StoredOp& op : ops) bytes += encoded_size(op);
+  if (kRecordHeaderBytes + bytes > kMaxRecordBytes) {
+    return Status::TooLarge("ops of " + std::to_string(bytes) + " bytes are over the " +
+                            std::to_string(kMaxRecordBytes) + "-byte record maximum");
+  }
+  if (!ops_open_ || data_.size() - starts_.back() + bytes > kMaxRecordBytes) {
+    starts_.push_back(data_.size());
+    put_u8(data_, kRecordVersion);
+    put_u8(data_, static_cast<uint8_t>(RecordKind::kOps));
+    put_le<uint32_t>(data_, 0);
+    ops_open_ = true;
+  }
+  std::byte* count_at = data_.data() + starts_.back() + 2;
+  uint64_t count = load_le<uint32_t>(count_at) + ops.size();
+  CHORUS_ASSERT(count <= UINT32_MAX, "ops record count overflows");
+  store_le<uint32_t>(count_at, static_cast<uint32_t>(count));
+  for (const StoredOp& op : ops) put_op(data_, op);
+  return Status::Ok();
+}
+
+void RecordBuffer::add_undo(uint64_t target_clock) {
+  starts_.push_back(data_.size());
+  put_u8(data_, kRecordVersion);
+  put_u8(data_, static_cast<uint8_t>(RecordKind::kUndo));
+  put_le<uint64_t>(data_, target_clock);
+  ops_open_ = false;
+}
+
+std::vector<ByteSpan> RecordBuffer::records() const {
+  std::vector<ByteSpan> out;
+  out.reserve(starts_.size());
+  for (size_t i = 0; i < starts_.size(); ++i) {
+    size_t end = i + 1 < starts_.size() ? starts_[i + 1] : data_.size();
+    out.push_back(ByteSpan(data_).subspan(starts_[i], end - starts_[i]));
   }
   return out;
 }
 
-Bytes encode_undo_record(uint64_t target_clock) {
-  Bytes out;
-  put_u8(out, kRecordVersion);
-  put_u8(out, static_cast<uint8_t>(RecordKind::kUndo));
-  put_le<uint64_t>(out, target_clock);
-  return out;
+void RecordBuffer::clear() {
+  data_.clear();
+  starts_.clear();
+  ops_open_ = false;
 }
 
-Result<DecodedRecord> decode_record(ByteSpan data) {
+void RecordBuffer::swap(RecordBuffer& other) noexcept {
+  data_.swap(other.data_);
+  starts_.swap(other.starts_);
+  std::swap(ops_open_, other.ops_open_);
+}
+
+Bytes encode_ops_record(const std::vector<Op>& ops) {
+  auto text = [](const std::optional<Json>& v) { return v ? JsonText(v->dump()) : JsonText(); };
+  std::vector<StoredOp> stored;
+  stored.reserve(ops.size());
+  for (const Op& op : ops) {
+    stored.push_back({op.type, op.id, text(op.data), text(op.prev), op.ts_ms, op.clock, op.agent});
+  }
+  RecordBuffer out;
+  Status st = out.add_ops(stored);
+  CHORUS_ASSERT(st.ok(), st.ToString());
+  auto records = out.records();
+  return Bytes(records[0].begin(), records[0].end());
+}
+
+Bytes encode_undo_record(uint64_t target_clock) {
+  RecordBuffer out;
+  out.add_undo(target_clock);
+  auto records = out.records();
+  return Bytes(records[0].begin(), records[0].end());
+}
+
+Status decode_record_view(ByteSpan data, RecordView& rec) {
   Reader r(data);
+  rec.ops.clear();
   uint8_t version = 0, kind = 0;
   if (!r.get(version) || !r.get(kind)) return Status::Corruption("op record too short");
   if (version != kRecordVersion) {
     return Status::Corruption("op record version " + std::to_string(version) + " unknown");
   }
-  DecodedRecord rec;
   if (kind == static_cast<uint8_t>(RecordKind::kUndo)) {
     rec.kind = RecordKind::kUndo;
     if (!r.get(rec.undo_clock) || r.remaining() != 0) {
       return Status::Corruption("undo record malformed");
     }
-    return rec;
+    return Status::Ok();
   }
   if (kind != static_cast<uint8_t>(RecordKind::kOps)) {
     return Status::Corruption("op record kind " + std::to_string(kind) + " unknown");
   }
+  rec.kind = RecordKind::kOps;
   uint32_t count = 0;
   if (!r.get(count) || count == 0 || count > r.remaining() / kOpHeaderBytes) {
     return Status::Corruption("op record count out of range");
   }
   rec.ops.reserve(count);
   for (uint32_t i = 0; i < count; ++i) {
-    Op op;
+    OpView op;
     uint8_t type = 0, has = 0;
     uint32_t id_len = 0, data_len = 0, prev_len = 0;
     if (!r.get(type) || !r.get(has) || !r.get(op.ts_ms) || !r.get(op.clock) || !r.get(id_len) ||
@@ -118,27 +201,41 @@ Result<DecodedRecord> decode_record(ByteSpan data) {
     }
     if ((type != 1 && type != 2) || has > 3) return Status::Corruption("op type/flags invalid");
     op.type = static_cast<OpType>(type);
-    std::string_view id, d, p;
-    if (!r.get_str(id_len, id) || !r.get_str(data_len, d) || !r.get_str(prev_len, p)) {
+    std::string_view d, p;
+    if (!r.get_str(id_len, op.id) || !r.get_str(data_len, d) || !r.get_str(prev_len, p)) {
       return Status::Corruption("op length past the end of the record");
     }
-    op.id = std::string(id);
-    if (has & 1) {
-      if (!(op.data = parse_json(d))) return Status::Corruption("op data is not JSON");
-    } else if (data_len != 0) {
-      return Status::Corruption("op data length without data flag");
+    if ((!(has & 1) && data_len != 0) || (!(has & 2) && prev_len != 0)) {
+      return Status::Corruption("op value length without its flag");
     }
-    if (has & 2) {
-      if (!(op.prev = parse_json(p))) return Status::Corruption("op prev is not JSON");
-    } else if (prev_len != 0) {
-      return Status::Corruption("op prev length without prev flag");
-    }
+    if (has & 1) op.data = d;
+    if (has & 2) op.prev = p;
     if ((op.type == OpType::kSet) != op.data.has_value()) {
       return Status::Corruption("op data presence does not match its type");
     }
-    rec.ops.push_back(std::move(op));
+    rec.ops.push_back(op);
   }
   if (r.remaining() != 0) return Status::Corruption("op record has trailing bytes");
+  return Status::Ok();
+}
+
+Result<DecodedRecord> decode_record(ByteSpan data) {
+  RecordView view;
+  CHORUS_TRY(decode_record_view(data, view));
+  DecodedRecord rec{view.kind, {}, view.undo_clock};
+  rec.ops.reserve(view.ops.size());
+  for (const OpView& v : view.ops) {
+    bool bad = false;
+    Op op{v.type,
+          std::string(v.id),
+          parse_text(v.data, bad),
+          parse_text(v.prev, bad),
+          v.ts_ms,
+          v.clock,
+          {}};
+    if (bad) return Status::Corruption("op value is not JSON");
+    rec.ops.push_back(std::move(op));
+  }
   return rec;
 }
 

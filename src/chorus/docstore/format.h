@@ -38,17 +38,16 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "chorus/base/bytes.h"
 #include "chorus/base/status.h"
+#include "chorus/docstore/json_text.h"
 
 namespace chorus::docstore {
-
-using Json = nlohmann::json;
 
 enum class OpType : uint8_t { kSet = 1, kDelete = 2 };
 
@@ -65,11 +64,34 @@ struct Op {
   bool operator==(const Op&) const = default;
 };
 
+// An op as the store keeps and logs it: values as shared JSON text (json_text.h).
+struct StoredOp {
+  OpType type = OpType::kSet;
+  std::string id{};
+  JsonText data{};  // kSet: the new value
+  JsonText prev{};
+  uint64_t ts_ms = 0;
+  uint64_t clock = 0;
+  std::string agent{};
+  Op to_op() const;  // parses the values
+};
+
+// One op of a decoded record: views into the record's bytes.
+struct OpView {
+  OpType type = OpType::kSet;
+  uint64_t ts_ms = 0;
+  uint64_t clock = 0;
+  std::string_view id;
+  std::optional<std::string_view> data, prev;  // JSON text, not checked to be JSON
+};
+
 inline constexpr uint8_t kRecordVersion = 1;
 enum class RecordKind : uint8_t { kOps = 1, kUndo = 2 };
 inline constexpr size_t kRecordHeaderBytes = 6;
 inline constexpr size_t kOpHeaderBytes = 30;
 static_assert(kOpHeaderBytes == 1 + 1 + 8 + 8 + 4 + 4 + 4);
+// The largest record the store hands to its log (log::Options::max_record_bytes).
+inline constexpr uint32_t kMaxRecordBytes = 64u << 20;
 
 struct DecodedRecord {
   RecordKind kind = RecordKind::kOps;
@@ -77,10 +99,38 @@ struct DecodedRecord {
   uint64_t undo_clock = 0;  // kUndo
 };
 
+struct RecordView {
+  RecordKind kind = RecordKind::kOps;
+  std::vector<OpView> ops;  // kOps
+  uint64_t undo_clock = 0;  // kUndo
+};
+
 Bytes encode_ops_record(const std::vector<Op>& ops);
 Bytes encode_undo_record(uint64_t target_clock);
 // Corruption (with no file name: the caller adds where it came from) when malformed.
 Result<DecodedRecord> decode_record(ByteSpan data);
+// The same checks but the JSON texts, which are left unparsed; reuses out.ops' capacity.
+Status decode_record_view(ByteSpan data, RecordView& out);
+
+// Records on their way to the log, encoded back to back in one buffer. The ops of consecutive
+// commits share one ops record (so a group of sets is one log record: atomic, like a batch) while
+// it stays under kMaxRecordBytes; the ops of one commit are never split; an undo record ends it.
+class RecordBuffer {
+ public:
+  // TooLarge (and nothing added) when the ops cannot fit in one record.
+  Status add_ops(std::span<const StoredOp> ops);
+  void add_undo(uint64_t target_clock);
+  std::vector<ByteSpan> records() const;
+  size_t bytes() const { return data_.size(); }
+  bool empty() const { return data_.empty(); }
+  void clear();  // keeps the capacity
+  void swap(RecordBuffer& other) noexcept;
+
+ private:
+  Bytes data_;
+  std::vector<size_t> starts_;  // where each record begins in data_
+  bool ops_open_ = false;       // the last record is an ops record that takes more ops
+};
 
 inline constexpr char kManifestMagic[8] = {'C', 'H', 'D', 'S', 'M', 'A', 'N', '1'};
 inline constexpr size_t kManifestHeaderBytes = 24;

@@ -36,26 +36,26 @@ Result<std::unique_ptr<SnapshotWriter>> SnapshotWriter::create(FileSystem& fs,
   return w;
 }
 
-Status SnapshotWriter::add(std::string_view id, const Json* value, uint64_t clock,
-                           std::string_view agent) {
-  text_ = value != nullptr ? value->dump() : std::string();
-  uint64_t body = kSnapshotRecordHeaderBytes - 4 + id.size() + text_.size() + agent.size();
-  if (body > kSnapshotMaxBodyBytes || agent.size() > 0xFFFF) {
-    return Status::TooLarge("snapshot record '" + std::string(id) + "' too large");
+Status SnapshotWriter::add(const SnapshotRecord& r) {
+  std::string_view value = r.value.value_or(std::string_view());
+  uint64_t body = kSnapshotRecordHeaderBytes - 4 + r.id.size() + value.size() + r.agent.size();
+  if (body > kSnapshotMaxBodyBytes || r.agent.size() > 0xFFFF) {
+    return Status::TooLarge("snapshot record '" + std::string(r.id) + "' too large");
   }
   size_t at = buf_.size();
   buf_.resize(at + 4 + body + 8);
   std::byte* p = buf_.data() + at;
   store_le<uint32_t>(p, static_cast<uint32_t>(body));
-  p[4] = std::byte{value == nullptr ? uint8_t{1} : uint8_t{0}};
-  store_le<uint32_t>(p + 5, static_cast<uint32_t>(id.size()));
-  store_le<uint32_t>(p + 9, static_cast<uint32_t>(text_.size()));
-  store_le<uint64_t>(p + 13, clock);
-  store_le<uint16_t>(p + 21, static_cast<uint16_t>(agent.size()));
+  p[4] = std::byte{r.value ? uint8_t{0} : uint8_t{1}};
+  store_le<uint32_t>(p + 5, static_cast<uint32_t>(r.id.size()));
+  store_le<uint32_t>(p + 9, static_cast<uint32_t>(value.size()));
+  store_le<uint64_t>(p + 13, r.clock);
+  store_le<uint16_t>(p + 21, static_cast<uint16_t>(r.agent.size()));
   std::byte* q = p + kSnapshotRecordHeaderBytes;
-  std::memcpy(q, id.data(), id.size());
-  std::memcpy(q + id.size(), text_.data(), text_.size());
-  std::memcpy(q + id.size() + text_.size(), agent.data(), agent.size());
+  for (std::string_view s : {r.id, value, r.agent}) {
+    if (!s.empty()) std::memcpy(q, s.data(), s.size());
+    q += s.size();
+  }
   store_le<uint64_t>(p + 4 + body, checksum64(ByteSpan(p, 4 + body)));
   ++count_;
   if (buf_.size() >= kBufferBytes) return flush();
@@ -133,7 +133,7 @@ bool SnapshotReader::read_exact(uint64_t at, size_t n, ByteSpan& out) {
   return true;
 }
 
-bool SnapshotReader::next(SnapshotEntry& out) {
+bool SnapshotReader::next(SnapshotRecord& out) {
   if (done_) return false;
   ByteSpan len_bytes;
   if (!read_exact(pos_, 4, len_bytes)) {
@@ -175,20 +175,30 @@ bool SnapshotReader::next(SnapshotEntry& out) {
   if (flags > 1 || id_len + value_len + agent_len != body - (kSnapshotRecordHeaderBytes - 4)) {
     return fail(pos_, "record fields do not add up");
   }
+  if (flags == 1 && value_len != 0) return fail(pos_, "tombstone with a value");
   const char* q = reinterpret_cast<const char*>(p + kSnapshotRecordHeaderBytes);
-  out.id.assign(q, id_len);
-  out.tombstone = flags == 1;
+  out.id = std::string_view(q, id_len);
+  out.value = flags == 1 ? std::nullopt : std::optional(std::string_view(q + id_len, value_len));
   out.clock = load_le<uint64_t>(p + 13);
-  out.agent.assign(q + id_len + value_len, agent_len);
-  if (out.tombstone) {
-    if (value_len != 0) return fail(pos_, "tombstone with a value");
-    out.value = nullptr;
-  } else {
-    out.value = Json::parse(q + id_len, q + id_len + value_len, nullptr, false);
-    if (out.value.is_discarded()) return fail(pos_, "record value is not JSON");
-  }
+  out.agent = std::string_view(q + id_len + value_len, agent_len);
+  record_at_ = pos_;
   pos_ += 4 + body + 8;
   ++count_;
+  return true;
+}
+
+bool SnapshotReader::next(SnapshotEntry& out) {
+  SnapshotRecord r;
+  if (!next(r)) return false;
+  out.id.assign(r.id);
+  out.tombstone = !r.value;
+  out.clock = r.clock;
+  out.agent.assign(r.agent);
+  out.value = nullptr;
+  if (r.value) {
+    out.value = Json::parse(*r.value, nullptr, /*allow_exceptions=*/false);
+    if (out.value.is_discarded()) return fail(record_at_, "record value is not JSON");
+  }
   return true;
 }
 

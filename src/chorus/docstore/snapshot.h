@@ -7,11 +7,11 @@
 //   | "CHDSSNP1"| version | flags   | schema   | reserved | xxh3(bytes 0..24) |
 //   +----------+---------+---------+----------+----------+------------------+
 //   record (repeated):
-//   +----------+-------------------------------------------------+-------------------------+
-//   | body_len | body                                            | xxh3(body_len || body)  |
-//   | u32      | flags u8 | id_len u32 | value_len u32 | clock u64 | agent_len u16 | id | value |
-//   agent |
-//   +----------+-------------------------------------------------+-------------------------+
+//   +----------+------------------------------------------------------+--------------------+
+//   | body_len | body                                                 | xxh3(body_len ||   |
+//   | u32      |                                                      |      body) u64     |
+//   +----------+------------------------------------------------------+--------------------+
+//   body: flags u8 | id_len u32 | value_len u32 | clock u64 | agent_len u16 | id | value | agent
 //   footer (20 bytes):
 //   +------------+-------------+-------------------------------+
 //   | 0xFFFFFFFF | count u64   | xxh3(0xFFFFFFFF || count)     |
@@ -20,12 +20,15 @@
 //
 // flags bit 0: tombstone (multi-writer: a delete that must keep beating older sets; no value).
 // value: the record's JSON text. clock/agent: the (Lamport clock, agent) stamp that last wrote it.
-// Every length is bounded by the bytes left in the file before it is trusted.
+// Every length is bounded by the bytes left in the file before it is trusted. The store loads
+// values as text (the record checksum vouches for them) and parses each on first read.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "chorus/base/file_system.h"
 #include "chorus/docstore/format.h"
@@ -48,12 +51,22 @@ struct SnapshotEntry {
   std::string agent;
 };
 
+// A record as it lies in the file: views valid until the reader's next call. The value is JSON
+// text that the record's checksum vouches for but that is not parsed.
+struct SnapshotRecord {
+  std::string_view id;
+  std::optional<std::string_view> value;  // absent: a tombstone
+  uint64_t clock = 0;
+  std::string_view agent;
+};
+
 // Writes a snapshot to `path` (a temporary name: the caller renames it) and syncs it.
 class SnapshotWriter {
  public:
   static Result<std::unique_ptr<SnapshotWriter>> create(FileSystem& fs, const std::string& path,
                                                         uint32_t schema_version);
-  Status add(std::string_view id, const Json* value, uint64_t clock, std::string_view agent);
+  // value: JSON text (absent: a tombstone).
+  Status add(const SnapshotRecord& record);
   // Writes the footer and fsyncs.
   Status finish();
   uint64_t count() const { return count_; }
@@ -65,15 +78,16 @@ class SnapshotWriter {
   Bytes buf_;
   uint64_t offset_ = 0;
   uint64_t count_ = 0;
-  std::string text_;
 };
 
 // Streams a snapshot's records; holds one read buffer (1 MiB) plus the current record.
 class SnapshotReader {
  public:
   static Result<std::unique_ptr<SnapshotReader>> open(FileSystem& fs, const std::string& path);
-  // Next record; false at the end or on error (then status() says which).
+  // Next record; false at the end or on error (then status() says which). The first form parses
+  // the value (a value that is not JSON is corruption); the second leaves it as text.
   bool next(SnapshotEntry& out);
+  bool next(SnapshotRecord& out);
   const Status& status() const { return status_; }
   uint32_t schema_version() const { return schema_; }
   const std::string& path() const { return path_; }
@@ -85,6 +99,7 @@ class SnapshotReader {
   std::unique_ptr<File> file_;
   std::string path_;
   uint64_t size_ = 0, pos_ = 0, count_ = 0;
+  uint64_t record_at_ = 0;  // offset of the record next() returned last
   uint32_t schema_ = 0;
   Bytes buf_;
   uint64_t buf_at_ = 0;

@@ -15,12 +15,14 @@
 //   kImmediate — the op is on disk (fdatasync'd) before set/del/batch/undo return. Concurrent
 //                callers share one fdatasync. Nothing acknowledged is ever lost.
 //   kGroup     — the op is buffered in memory and visible to reads. The buffer is written and
-//                fdatasync'd once it holds group_size ops (the call that fills it waits for that)
+//                fdatasync'd once it holds group_size ops (the call that fills it waits for that;
+//                so does any call that would leave group_size acknowledged ops not durable)
 //                or its oldest op is group_delay_ms old (background flusher), or at flush()/
 //                sync()/compact()/close(). A crash loses at most the ops of that window:
 //                fewer than group_size ops, none older than group_delay_ms (+ one fdatasync).
 //                Stats::durable_seq tells which ops are durable.
-//   kAsync     — buffered, returns at once; written to the OS in the background (no fdatasync);
+//   kAsync     — buffered, returns at once; written to the OS (no fdatasync) by the flusher
+//                every group_delay_ms, or by the call that brings the buffer to 4096 ops / 1 MiB;
 //                durable only at sync()/flush()/compact()/close(). A power loss loses at most
 //                the ops after the last sync().
 // In every mode reads see an op as soon as its call returns (before it is durable).
@@ -28,19 +30,27 @@
 //
 // Failure: an fdatasync error or an I/O error on data already acknowledged stops the store:
 // every later call fails with kFailed (never retried: see base/file_system.h). Corruption found at
-// open fails open with kCorruption naming the file (and offset); nothing is skipped.
+// open fails open with kCorruption naming the file (and offset); nothing is skipped. Values are
+// checked by their records' checksums at open, and parsed as JSON on first read.
 //
-// Thread safety: every method may be called from any thread; mutations are serialized. A Batch
-// function runs under the store's lock: it must use its Batch, not the Store.
+// Values are kept as their JSON text (json_text.h), parsed on first read and then cached: open
+// parses nothing, and a set() keeps only the text (so a write costs no memory for a parsed copy).
+//
+// Thread safety: every method may be called from any thread; mutations are serialized. The
+// group/async buffer is written and synced with the store's lock released, so reads and other
+// writers go on meanwhile (filling the next buffer). A Batch function runs under the store's
+// lock: it must use its Batch, not the Store.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -52,6 +62,7 @@
 #include "chorus/base/status.h"
 #include "chorus/docstore/dir_lock.h"
 #include "chorus/docstore/format.h"
+#include "chorus/docstore/id_map.h"
 #include "chorus/docstore/snapshot.h"
 #include "chorus/log/log.h"
 
@@ -119,10 +130,15 @@ class Batch {
 
  private:
   friend class Store;
+  struct Staged {
+    JsonText text;  // absent: deleted by the batch
+    Json value;
+  };
   explicit Batch(const Store* store) : store_(store) {}
+  JsonText current_text(const std::string& id) const;
   const Store* store_;
-  std::vector<Op> ops_;
-  std::unordered_map<std::string, std::optional<Json>> overlay_;
+  std::vector<StoredOp> ops_;
+  std::unordered_map<std::string, Staged> overlay_;
 };
 
 class Store {
@@ -192,11 +208,14 @@ class Store {
  private:
   friend class Batch;
   struct Entry {
-    Json value;
+    JsonText text;  // absent: a tombstone (multi-writer only)
     uint64_t clock = 0;
     std::string agent;
-    bool tombstone = false;
+    mutable Json parsed = Json(Json::value_t::discarded);  // text, once read (value_of); mu_
   };
+  using State = IdMap<Entry>;
+  // A deque: growing it neither moves the ops nor needs twice their memory at once.
+  using History = std::deque<StoredOp>;
   struct StreamCursor {
     uint64_t last_read = 0;  // last log index applied
   };
@@ -207,23 +226,34 @@ class Store {
   // store_open.cc
   Status open_impl();
   Status load_locked();  // snapshot + every stream, from scratch
+  Status load_snapshot();
   Status read_manifest(Manifest& out, bool& present) const;
   Status read_stream(const std::string& name, log::Log& log, uint64_t from, bool incremental,
-                     std::vector<Op>& out_ops, bool& saw_undo);
+                     History& out_ops, bool& saw_undo);
   Result<std::vector<std::string>> list_streams() const;
   Status open_own_log();
   Status cleanup_orphans();
-  Status migrate_locked();
+  Status migrate_locked(Lock& lk);
 
   // store_write.cc
   Status check_writable() const;
-  Status commit(Lock& lk, std::vector<Op>& ops);  // stamps ops in place
-  Status emit(Bytes record, uint64_t ops);
-  Status after_emit(Lock& lk);
-  Status flush_locked(bool do_sync);
-  Status wait_durable(Lock& lk, uint64_t seq);
-  void apply(const Op& op);
+  // Stamps ops, hands them to the log or the buffer, applies them and adds them to the history
+  // (a copy of them to `watched` when someone watches). On error nothing of them happened.
+  // entry: ops[0]'s entry, when the caller (set()) has looked it up already.
+  Status stage(std::span<StoredOp> ops, std::vector<Op>& watched, Entry* entry = nullptr);
+  Status stage_undo(uint64_t target_clock);
+  Status staged(uint64_t ops);
+  // Waits for what the write mode promises about the ops staged so far (and checkpoints when due).
+  Status after_stage(Lock& lk);
+  // Writes the group/async buffer to the log (one batch) and, if do_sync, fdatasyncs. The I/O
+  // runs with mu_ released unless hold_lock (checkpoints, which must see no new op meanwhile).
+  Status flush_buffer(Lock& lk, bool do_sync, bool hold_lock = false);
+  // The entry op wrote; nullptr when it lost or erased it.
+  Entry* apply(StoredOp& op);
+  Entry* apply(StoredOp& op, Entry& e);
   const Entry* find_live(const std::string& id) const;
+  const Json& value_of(const Entry& e) const;  // requires mu_
+  bool watching() const { return watchers_count_.load(std::memory_order_relaxed) > 0; }
   void notify(const std::vector<Op>& ops);
   void flusher_loop();
   Status fail(Status cause);
@@ -232,7 +262,7 @@ class Store {
   // store_maint.cc
   Status compact_locked(Lock& lk);
   // Writes state_ as generation + 1 with `archives`; see store_maint.cc for the crash order.
-  Status write_checkpoint(std::map<std::string, std::string> archives);
+  Status write_checkpoint(Lock& lk, std::map<std::string, std::string> archives);
   Status multi_writer_compact(Lock& lk);
   Result<std::unique_ptr<FileLock>> take_compaction_lock();
   Status refresh_locked(std::vector<Op>* picked);
@@ -253,16 +283,20 @@ class Store {
   mutable std::mutex mu_;
   Manifest manifest_;
   bool manifest_present_ = false;
-  std::unordered_map<std::string, Entry> state_;  // tombstones only in multi-writer mode
-  uint64_t live_ = 0;                             // non-tombstone entries of state_
-  std::vector<Op> ops_;  // live ops since the snapshot, in (clock, agent) order
+  State state_;        // tombstones only in multi-writer mode
+  uint64_t live_ = 0;  // non-tombstone entries of state_
+  History ops_;        // live ops since the snapshot, in (clock, agent) order
   std::map<std::string, StreamCursor> cursors_;
   uint64_t clock_ = 0;
   std::unique_ptr<log::Log> log_;  // this writer's stream (nullptr when read-only)
-  std::vector<Bytes> buffer_;      // group/async: encoded records not yet in the log
-  uint64_t buffer_bytes_ = 0;
+  RecordBuffer scratch_;           // immediate: the record being appended
+  // Group/async double buffer: commits fill buffer_ while a flush writes in_flight_.
+  RecordBuffer buffer_, in_flight_;
   uint64_t buffered_ops_ = 0;
   uint64_t buffer_started_ns_ = 0;
+  uint64_t in_flight_ops_ = 0;
+  bool flushing_ = false;  // one flush at a time keeps the log in op order
+  std::condition_variable flushed_cv_;
   uint64_t op_seq_ = 0;
   uint64_t logged_seq_ = 0;  // ops handed to the log (written to the OS)
   std::atomic<uint64_t> durable_seq_{0};
@@ -270,11 +304,13 @@ class Store {
   Status failed_;
 
   std::condition_variable flusher_cv_;
+  bool flusher_idle_ = false;  // waiting for a first buffered op: a commit must wake it
   bool flusher_stop_ = false;
   std::thread flusher_;
 
   mutable std::mutex watch_mu_;
   std::map<uint64_t, std::function<void(const Op&)>> watchers_;
+  std::atomic<size_t> watchers_count_{0};
   uint64_t next_watch_ = 1;
   std::atomic<bool> poll_stop_{false};
   std::vector<std::thread> pollers_;

@@ -34,8 +34,10 @@ bool valid_segment(const std::string& s) {
 
 }  // namespace
 
-Status Store::write_checkpoint(std::map<std::string, std::string> archives) {
-  CHORUS_TRY(flush_locked(true));
+Status Store::write_checkpoint(Lock& lk, std::map<std::string, std::string> archives) {
+  // With the lock held throughout: an op staged after this flush would be in the snapshot but
+  // not under its watermark.
+  CHORUS_TRY(flush_buffer(lk, true, /*hold_lock=*/true));
   Manifest next;
   next.generation = manifest_.generation + 1;
   next.schema_version = std::max(options_.version, manifest_.schema_version);
@@ -52,8 +54,10 @@ Status Store::write_checkpoint(std::map<std::string, std::string> archives) {
                             SnapshotWriter::create(*fs_, snap + ".tmp", next.schema_version));
     for (const auto& [id, e] : state_) {
       // Tombstones matter only when another agent's older op may still arrive.
-      if (e.tombstone && !multi_writer()) continue;
-      CHORUS_TRY(w->add(id, e.tombstone ? nullptr : &e.value, e.clock, e.agent));
+      if (!e.text && !multi_writer()) continue;
+      std::optional<std::string_view> value;
+      if (e.text) value = e.text.view();
+      CHORUS_TRY(w->add({id, value, e.clock, e.agent}));
     }
     CHORUS_TRY(w->finish());
     next.snapshot_records = w->count();
@@ -87,17 +91,17 @@ Result<std::unique_ptr<FileLock>> Store::take_compaction_lock() {
   }
 }
 
-Status Store::multi_writer_compact(Lock&) {
+Status Store::multi_writer_compact(Lock& lk) {
   CHORUS_ASSIGN_OR_RETURN(auto compaction_lock, take_compaction_lock());
   // Under the lock no other agent checkpoints: merge everything every agent wrote so far.
   if (Status st = load_locked(); !st.ok()) return st;
-  return write_checkpoint(manifest_.archives);
+  return write_checkpoint(lk, manifest_.archives);
 }
 
 Status Store::compact_locked(Lock& lk) {
   CHORUS_TRY(check_writable());
   if (multi_writer()) return multi_writer_compact(lk);
-  return write_checkpoint(manifest_.archives);
+  return write_checkpoint(lk, manifest_.archives);
 }
 
 Status Store::compact() {
@@ -120,7 +124,7 @@ Result<uint64_t> Store::archive(const std::function<bool(const std::string&, con
   }
   std::vector<std::string> ids;
   for (const auto& [id, e] : state_) {
-    if (!e.tombstone && pred(id, e.value)) ids.push_back(id);
+    if (e.text && pred(id, value_of(e))) ids.push_back(id);
   }
   if (ids.empty()) return uint64_t{0};
   std::sort(ids.begin(), ids.end());
@@ -128,20 +132,26 @@ Result<uint64_t> Store::archive(const std::function<bool(const std::string&, con
   // The segment file: what it held plus the new records, under a new name (files are immutable).
   std::string file = layout::archive_file(seg, manifest_.generation + 1);
   {
-    std::map<std::string, SnapshotEntry> records;
+    std::map<std::string, Entry> records;
     if (auto it = manifest_.archives.find(seg); it != manifest_.archives.end()) {
       CHORUS_ASSIGN_OR_RETURN(auto r, SnapshotReader::open(*fs_, path(it->second)));
-      SnapshotEntry e;
-      while (r->next(e)) records[e.id] = e;
+      SnapshotRecord rec;
+      while (r->next(rec)) {
+        if (!rec.value) return Status::Corruption(r->path() + ": a tombstone in an archive");
+        records[std::string(rec.id)] =
+            Entry{JsonText(*rec.value), rec.clock, std::string(rec.agent)};
+      }
       CHORUS_TRY(r->status());
     }
     for (const auto& id : ids) {
-      const Entry& e = state_.at(id);
-      records[id] = SnapshotEntry{id, e.value, false, e.clock, e.agent};
+      const Entry& e = *state_.find(id);
+      records[id] = Entry{e.text, e.clock, e.agent};
     }
     CHORUS_ASSIGN_OR_RETURN(
         auto w, SnapshotWriter::create(*fs_, path(file) + ".tmp", manifest_.schema_version));
-    for (const auto& [id, e] : records) CHORUS_TRY(w->add(id, &e.value, e.clock, e.agent));
+    for (const auto& [id, e] : records) {
+      CHORUS_TRY(w->add({id, e.text.view(), e.clock, e.agent}));
+    }
     CHORUS_TRY(w->finish());
   }
   CHORUS_TRY(fs_->rename(path(file) + ".tmp", path(file)));
@@ -149,22 +159,22 @@ Result<uint64_t> Store::archive(const std::function<bool(const std::string&, con
 
   std::vector<std::pair<std::string, Entry>> saved;
   for (const auto& id : ids) {
-    auto it = state_.find(id);
-    saved.emplace_back(id, it->second);
+    Entry* e = state_.find(id);
+    saved.emplace_back(id, *e);
     --live_;
     if (multi_writer()) {
-      it->second = Entry{nullptr, ++clock_, options_.agent_id, true};
+      *e = Entry{JsonText(), ++clock_, options_.agent_id};
     } else {
-      state_.erase(it);
+      state_.erase(id);
     }
   }
   auto archives = manifest_.archives;
   archives[seg] = file;
-  if (Status st = write_checkpoint(std::move(archives)); !st.ok()) {
+  if (Status st = write_checkpoint(lk, std::move(archives)); !st.ok()) {
     // Not committed (or committed and the log trim failed: then the state is still right).
     if (manifest_.archives.count(seg) == 0 || manifest_.archives[seg] != file) {
       for (auto& [id, e] : saved) {
-        state_[id] = std::move(e);
+        *state_.try_emplace(id).first = std::move(e);
         ++live_;
       }
     }
@@ -205,7 +215,7 @@ Stats Store::stats() const {
   s.ops_count = ops_.size();
   s.archive_segments = manifest_.archives.size();
   s.generation = manifest_.generation;
-  s.buffered_ops = buffered_ops_;
+  s.buffered_ops = buffered_ops_ + in_flight_ops_;
   s.op_seq = op_seq_;
   s.durable_seq = durable_seq_.load();
   s.clock = clock_;
@@ -238,7 +248,7 @@ Status Store::refresh_locked(std::vector<Op>* picked) {
   bool present = false;
   CHORUS_TRY(read_manifest(m, present));
   bool reload = m.generation != manifest_.generation;
-  std::vector<Op> fresh;
+  History fresh;
   if (!reload) {
     CHORUS_ASSIGN_OR_RETURN(auto streams, list_streams());
     for (const auto& name : streams) {
@@ -260,22 +270,24 @@ Status Store::refresh_locked(std::vector<Op>* picked) {
     size_t before = ops_.size();
     CHORUS_TRY(load_locked());
     if (picked != nullptr && ops_.size() > before) {
-      picked->assign(ops_.begin() + static_cast<ptrdiff_t>(before), ops_.end());
+      for (size_t i = before; i < ops_.size(); ++i) picked->push_back(ops_[i].to_op());
     }
     if (log_ != nullptr) {  // another agent checkpointed: our covered segments are garbage
       CHORUS_TRY(log_->trim_prefix(LogIndex(manifest_.streams[own_stream()])));
     }
     return Status::Ok();
   }
-  for (const Op& op : fresh) {
+  if (picked != nullptr) {
+    for (const StoredOp& op : fresh) picked->push_back(op.to_op());
+  }
+  for (StoredOp& op : fresh) {
     apply(op);
     clock_ = std::max(clock_, op.clock);
-    ops_.push_back(op);
+    ops_.push_back(std::move(op));
   }
-  std::stable_sort(ops_.begin(), ops_.end(), [](const Op& a, const Op& b) {
+  std::stable_sort(ops_.begin(), ops_.end(), [](const StoredOp& a, const StoredOp& b) {
     return std::tie(a.clock, a.agent) < std::tie(b.clock, b.agent);
   });
-  if (picked != nullptr) *picked = std::move(fresh);
   return Status::Ok();
 }
 
@@ -316,7 +328,7 @@ Status Store::for_each_op(uint64_t since_ms, const std::function<bool(const Op&)
   {
     Lock lk(mu_);
     if (closed_) return Status::Unavailable("store " + dir_ + " is closed");
-    if (log_ != nullptr) CHORUS_TRY(flush_locked(false));
+    if (log_ != nullptr) CHORUS_TRY(flush_buffer(lk, false, /*hold_lock=*/true));
     m = manifest_;
     CHORUS_ASSIGN_OR_RETURN(streams, list_streams());
   }
@@ -367,8 +379,8 @@ void Store::check_invariants() const {
   std::lock_guard lk(mu_);
   uint64_t live = 0;
   for (const auto& [id, e] : state_) {
-    live += e.tombstone ? 0 : 1;
-    CHORUS_ASSERT(!e.tombstone || multi_writer(), "tombstone in single-writer state: ", id);
+    live += e.text ? 1 : 0;
+    CHORUS_ASSERT(e.text || multi_writer(), "tombstone in single-writer state: ", id);
     CHORUS_ASSERT(e.clock <= clock_, "record stamp ahead of the Lamport clock: ", id);
   }
   CHORUS_ASSERT(live == live_, "live count ", live_, " but ", live, " live records");
@@ -377,13 +389,14 @@ void Store::check_invariants() const {
     CHORUS_ASSERT(i == 0 || std::tie(ops_[i - 1].clock, ops_[i - 1].agent) <
                                 std::tie(ops_[i].clock, ops_[i].agent),
                   "ops out of (clock, agent) order");
+    CHORUS_ASSERT((ops_[i].type == OpType::kSet) == static_cast<bool>(ops_[i].data),
+                  "op data presence does not match its type");
   }
   CHORUS_ASSERT(durable_seq_.load() <= logged_seq_, "durable beyond what was logged");
-  CHORUS_ASSERT(logged_seq_ + buffered_ops_ == op_seq_, "op sequence accounting broken");
+  CHORUS_ASSERT(logged_seq_ + in_flight_ops_ + buffered_ops_ == op_seq_,
+                "op sequence accounting broken");
   CHORUS_ASSERT(buffer_.empty() == (buffered_ops_ == 0), "buffer and its op count disagree");
-  CHORUS_ASSERT(options_.write_mode != WriteMode::kGroup || buffered_ops_ < options_.group_size ||
-                    !failed_.ok(),
-                "group buffer holds a full group");
+  CHORUS_ASSERT(flushing_ || in_flight_.empty(), "a buffer in flight with no flush running");
 }
 
 }  // namespace chorus::docstore

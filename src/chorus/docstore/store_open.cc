@@ -69,7 +69,7 @@ Status Store::open_impl() {
   }
   if (!options_.skip_load) {
     CHORUS_TRY(load_locked());
-    CHORUS_TRY(migrate_locked());
+    CHORUS_TRY(migrate_locked(lk));
   }
   if (options_.write_mode != WriteMode::kImmediate && options_.background_threads &&
       !options_.read_only) {
@@ -97,6 +97,7 @@ Status Store::open_own_log() {
   log::Options lo{.fs = fs_,
                   .durability = log::Durability::kNone,
                   .segment_bytes = options_.segment_bytes,
+                  .max_record_bytes = kMaxRecordBytes,
                   .background_preallocate = options_.background_threads,
                   .first_index = LogIndex(watermark + 1)};
   auto log = log::Log::open(path(layout::stream_dir(stream)), lo);
@@ -128,7 +129,7 @@ Result<std::vector<std::string>> Store::list_streams() const {
 // Appends the live ops of one stream from index `from` to out_ops (undo records pop). In
 // incremental mode an undo record stops the read and sets saw_undo: the caller reloads.
 Status Store::read_stream(const std::string& name, log::Log& log, uint64_t from, bool incremental,
-                          std::vector<Op>& out_ops, bool& saw_undo) {
+                          History& out_ops, bool& saw_undo) {
   std::string where = path(layout::stream_dir(name));
   uint64_t last = log.last_index().value();
   if (last >= from && log.first_index().value() > from) {
@@ -138,33 +139,51 @@ Status Store::read_stream(const std::string& name, log::Log& log, uint64_t from,
   }
   std::string agent = layout::stream_agent(name);
   size_t stream_begin = out_ops.size();
+  RecordView rec;
+  auto text = [](std::optional<std::string_view> v) { return v ? JsonText(*v) : JsonText(); };
   auto it = log.iterate(LogIndex(std::max<uint64_t>(from, 1)), log.last_index());
   while (it.next()) {
-    auto rec = decode_record(it.data());
-    if (!rec.ok()) {
-      return rec.status().Annotate(where + " index " + std::to_string(it.index().value()));
+    if (Status st = decode_record_view(it.data(), rec); !st.ok()) {
+      return st.Annotate(where + " index " + std::to_string(it.index().value()));
     }
-    if (rec->kind == RecordKind::kUndo) {
+    if (rec.kind == RecordKind::kUndo) {
       if (incremental) {
         saw_undo = true;
         return Status::Ok();
       }
-      if (out_ops.size() == stream_begin || out_ops.back().clock != rec->undo_clock) {
+      if (out_ops.size() == stream_begin || out_ops.back().clock != rec.undo_clock) {
         return Status::Corruption(where + " index " + std::to_string(it.index().value()) +
-                                  ": undo of clock " + std::to_string(rec->undo_clock) +
+                                  ": undo of clock " + std::to_string(rec.undo_clock) +
                                   " does not match the stream's last live op");
       }
       out_ops.pop_back();
       continue;
     }
-    for (Op& op : rec->ops) {
-      op.agent = agent;
-      out_ops.push_back(std::move(op));
+    for (const OpView& op : rec.ops) {
+      out_ops.push_back(StoredOp{op.type, std::string(op.id), text(op.data), text(op.prev),
+                                 op.ts_ms, op.clock, agent});
     }
   }
   if (!it.status().ok()) return it.status().Annotate(where);
   cursors_[name].last_read = std::max(cursors_[name].last_read, last);
   return Status::Ok();
+}
+
+// Values stay JSON text (the record checksums vouch for them) until first read: no parsing here.
+Status Store::load_snapshot() {
+  CHORUS_ASSIGN_OR_RETURN(auto reader, SnapshotReader::open(*fs_, path(manifest_.snapshot)));
+  state_.reserve(manifest_.snapshot_records);
+  SnapshotRecord r;
+  while (reader->next(r)) {
+    clock_ = std::max(clock_, r.clock);
+    if (r.value) ++live_;
+    auto [e, fresh] = state_.try_emplace(r.id);
+    if (!fresh) {
+      return Status::Corruption(reader->path() + ": record '" + std::string(r.id) + "' twice");
+    }
+    *e = Entry{r.value ? JsonText(*r.value) : JsonText(), r.clock, std::string(r.agent)};
+  }
+  return reader->status();
 }
 
 Status Store::load_locked() {
@@ -176,27 +195,14 @@ Status Store::load_locked() {
     ops_.clear();
     cursors_.clear();
     Status st = read_manifest(manifest_, manifest_present_);
-    if (st.ok() && !manifest_.snapshot.empty()) {
-      auto reader = SnapshotReader::open(*fs_, path(manifest_.snapshot));
-      if (reader.ok()) {
-        SnapshotEntry e;
-        while ((*reader)->next(e)) {
-          clock_ = std::max(clock_, e.clock);
-          if (!e.tombstone) ++live_;
-          state_[e.id] = Entry{std::move(e.value), e.clock, std::move(e.agent), e.tombstone};
-        }
-        st = (*reader)->status();
-      } else {
-        st = reader.status();
-      }
-    }
+    if (st.ok() && !manifest_.snapshot.empty()) st = load_snapshot();
     if (st.ok()) break;
     if (st.code() != StatusCode::kNotFound || !multi_writer() || attempt >= 20) return st;
   }
   clock_ = std::max(clock_, manifest_.max_clock);
 
   CHORUS_ASSIGN_OR_RETURN(auto streams, list_streams());
-  std::vector<Op> merged;
+  History merged;
   for (const auto& name : streams) {
     auto wm = manifest_.streams.find(name);
     uint64_t from = (wm == manifest_.streams.end() ? 0 : wm->second) + 1;
@@ -214,16 +220,21 @@ Status Store::load_locked() {
     CHORUS_TRY(read_stream(name, **log, from, false, merged, saw_undo));
   }
   // One total order for every replay: (Lamport clock, agent). A single stream is already in it.
-  std::stable_sort(merged.begin(), merged.end(), [](const Op& a, const Op& b) {
+  auto order = [](const StoredOp& a, const StoredOp& b) {
     return std::tie(a.clock, a.agent) < std::tie(b.clock, b.agent);
-  });
-  for (const Op& op : merged) apply(op);
-  for (const Op& op : merged) clock_ = std::max(clock_, op.clock);
+  };
+  if (!std::is_sorted(merged.begin(), merged.end(), order)) {
+    std::stable_sort(merged.begin(), merged.end(), order);
+  }
+  for (StoredOp& op : merged) {
+    apply(op);
+    clock_ = std::max(clock_, op.clock);
+  }
   ops_ = std::move(merged);
   return Status::Ok();
 }
 
-Status Store::migrate_locked() {
+Status Store::migrate_locked(Lock& lk) {
   uint32_t stored = manifest_.schema_version;
   if (options_.version < stored && options_.version != 0) {
     return Status::InvalidArgument("store " + dir_ + " has schema version " +
@@ -232,9 +243,11 @@ Status Store::migrate_locked() {
   }
   if (options_.version <= stored || !options_.migrate) return Status::Ok();
   for (auto& [id, e] : state_) {
-    if (e.tombstone) continue;
+    if (!e.text) continue;
     try {
-      e.value = options_.migrate(std::move(e.value), stored);
+      Json v = options_.migrate(Json(value_of(e)), stored);
+      CHORUS_ASSIGN_OR_RETURN(e.text, JsonText::serialize(v));
+      e.parsed = std::move(v);
     } catch (const std::exception& ex) {
       return Status::InvalidArgument("migrate failed on record '" + id + "': " + ex.what());
     }
@@ -242,7 +255,7 @@ Status Store::migrate_locked() {
   // Persist now (this is the next checkpoint): replaying the old ops on a later open would run
   // migrate over records that are already migrated.
   // (Multi-writer: at the next compact(), which runs under the compaction lock.)
-  if (log_ != nullptr && !multi_writer()) return write_checkpoint(manifest_.archives);
+  if (log_ != nullptr && !multi_writer()) return write_checkpoint(lk, manifest_.archives);
   return Status::Ok();
 }
 
@@ -283,7 +296,7 @@ Status Store::close() {
   closed_ = true;
   Status result;
   if (log_ != nullptr && failed_.ok()) {
-    result = flush_locked(true);
+    result = flush_buffer(lk, true);
     if (result.ok() && options_.checkpoint_on_close && !options_.skip_load && !ops_.empty()) {
       closed_ = false;  // compact_locked checks that the store is open
       result = compact_locked(lk);

@@ -1,22 +1,27 @@
 // Reads, mutations, the write modes and their flusher.
+//
+// Hot path of a set() in group/async mode (docstore_bench, one thread): the value is serialized
+// once, outside the lock, into a shared JsonText; under the lock one index lookup finds the
+// entry, the op is encoded into the buffer (one ops record for the whole group), the entry takes
+// the text and the history shares it. No thread is woken per op: the flusher sleeps until the
+// oldest buffered op is group_delay_ms old and is notified only when it idles.
 #include <algorithm>
+#include <utility>
 
 #include "chorus/docstore/store.h"
 
 namespace chorus::docstore {
 namespace {
 
-// async: hand the buffer to the OS once it is this big, so memory stays bounded.
-constexpr uint64_t kAsyncWriteOps = 4096;
-constexpr uint64_t kAsyncWriteBytes = 1u << 20;
+// Buffered modes: hand the buffer to the OS once it is this big, so memory stays bounded.
+constexpr uint64_t kWriteOps = 4096;
+constexpr uint64_t kWriteBytes = 1u << 20;
 
-Op make_op(OpType type, std::string id, std::optional<Json> data, std::optional<Json> prev) {
-  Op op;
-  op.type = type;
-  op.id = std::move(id);
-  op.data = std::move(data);
-  op.prev = std::move(prev);
-  return op;
+std::vector<Op> to_ops(std::span<const StoredOp> ops) {
+  std::vector<Op> out;
+  out.reserve(ops.size());
+  for (const StoredOp& op : ops) out.push_back(op.to_op());
+  return out;
 }
 
 }  // namespace
@@ -45,36 +50,38 @@ Status Store::check_writable() const {
 }
 
 const Store::Entry* Store::find_live(const std::string& id) const {
-  auto it = state_.find(id);
-  return it == state_.end() || it->second.tombstone ? nullptr : &it->second;
+  const Entry* e = state_.find(id);
+  return e != nullptr && e->text ? e : nullptr;
+}
+
+const Json& Store::value_of(const Entry& e) const {
+  if (e.parsed.is_discarded()) e.parsed = e.text.parse();
+  return e.parsed;
 }
 
 // Last-writer-wins by (clock, agent): an op older than what the record holds loses. In single-
 // writer mode clocks only grow, so every op wins and this is a plain replay.
-void Store::apply(const Op& op) {
-  auto it = state_.find(op.id);
-  if (it != state_.end() &&
-      std::tie(it->second.clock, it->second.agent) > std::tie(op.clock, op.agent)) {
-    return;
+Store::Entry* Store::apply(StoredOp& op) { return apply(op, *state_.try_emplace(op.id).first); }
+
+// e is op.id's entry; a fresh one (clock 0, no text) loses to every op.
+Store::Entry* Store::apply(StoredOp& op, Entry& e) {
+  if (std::tie(e.clock, e.agent) > std::tie(op.clock, op.agent)) return nullptr;
+  const bool was_live = static_cast<bool>(e.text), set = op.type == OpType::kSet;
+  // A replayed op's prev is usually the text the state holds: share it rather than keep two.
+  if (was_live && op.prev && op.prev.view() == e.text.view()) op.prev = e.text;
+  live_ = live_ + (set && !was_live ? 1 : 0) - (!set && was_live ? 1 : 0);
+  if (!set && !multi_writer()) {  // only multi-writer mode keeps tombstones
+    state_.erase(op.id);
+    return nullptr;
   }
-  bool was_live = it != state_.end() && !it->second.tombstone;
-  if (op.type == OpType::kSet) {
-    if (!was_live) ++live_;
-    state_[op.id] = Entry{*op.data, op.clock, op.agent, false};
-    return;
-  }
-  if (was_live) --live_;
-  if (multi_writer()) {
-    state_[op.id] = Entry{nullptr, op.clock, op.agent, true};
-  } else if (it != state_.end()) {
-    state_.erase(it);
-  }
+  e = Entry{set ? op.data : JsonText(), op.clock, op.agent};
+  return &e;
 }
 
 std::optional<Json> Store::get(const std::string& id) const {
   std::lock_guard lk(mu_);
   const Entry* e = find_live(id);
-  return e != nullptr ? std::optional<Json>(e->value) : std::nullopt;
+  return e != nullptr ? std::optional<Json>(value_of(*e)) : std::nullopt;
 }
 
 bool Store::has(const std::string& id) const {
@@ -89,7 +96,7 @@ std::vector<std::pair<std::string, Json>> Store::entries() const {
   std::vector<std::pair<std::string, Json>> out;
   out.reserve(live_);
   for (const auto& [id, e] : state_) {
-    if (!e.tombstone) out.emplace_back(id, e.value);
+    if (e.text) out.emplace_back(id, value_of(e));
   }
   return out;
 }
@@ -98,7 +105,7 @@ std::vector<Json> Store::filter(const std::function<bool(const Json&)>& pred) co
   std::lock_guard lk(mu_);
   std::vector<Json> out;
   for (const auto& [id, e] : state_) {
-    if (!e.tombstone && (!pred || pred(e.value))) out.push_back(e.value);
+    if (e.text && (!pred || pred(value_of(e)))) out.push_back(value_of(e));
   }
   return out;
 }
@@ -107,15 +114,15 @@ size_t Store::count(const std::function<bool(const Json&)>& pred) const {
   std::lock_guard lk(mu_);
   if (!pred) return live_;
   size_t n = 0;
-  for (const auto& [id, e] : state_) n += !e.tombstone && pred(e.value) ? 1 : 0;
+  for (const auto& [id, e] : state_) n += e.text && pred(value_of(e)) ? 1 : 0;
   return n;
 }
 
 std::vector<Op> Store::history(const std::string& id) const {
   std::lock_guard lk(mu_);
   std::vector<Op> out;
-  for (const Op& op : ops_) {
-    if (op.id == id) out.push_back(op);
+  for (const StoredOp& op : ops_) {
+    if (op.id == id) out.push_back(op.to_op());
   }
   return out;
 }
@@ -123,62 +130,77 @@ std::vector<Op> Store::history(const std::string& id) const {
 std::vector<Op> Store::ops(uint64_t since_ms) const {
   std::lock_guard lk(mu_);
   std::vector<Op> out;
-  for (const Op& op : ops_) {
-    if (op.ts_ms >= since_ms) out.push_back(op);
+  for (const StoredOp& op : ops_) {
+    if (op.ts_ms >= since_ms) out.push_back(op.to_op());
   }
   return out;
 }
 
 Status Store::set(const std::string& id, Json value) {
-  std::vector<Op> ops(1);
+  CHORUS_ASSIGN_OR_RETURN(JsonText text, JsonText::serialize(value));  // outside the lock
+  std::vector<Op> watched;
   {
     Lock lk(mu_);
     CHORUS_TRY(check_writable());
-    const Entry* e = find_live(id);
-    ops[0] = make_op(OpType::kSet, id, std::move(value),
-                     e != nullptr ? std::optional<Json>(e->value) : std::nullopt);
-    CHORUS_TRY(commit(lk, ops));
+    auto [entry, fresh] = state_.try_emplace(id);  // the one lookup of this set
+    StoredOp op{.type = OpType::kSet, .id = id, .data = std::move(text), .prev = entry->text};
+    if (Status st = stage(std::span(&op, 1), watched, entry); !st.ok()) {
+      if (fresh) state_.erase(id);
+      return st;
+    }
+    CHORUS_TRY(after_stage(lk));
   }
-  notify(ops);
+  notify(watched);
   return Status::Ok();
 }
 
 Status Store::del(const std::string& id) {
-  std::vector<Op> ops(1);
+  std::vector<Op> watched;
   {
     Lock lk(mu_);
     CHORUS_TRY(check_writable());
-    const Entry* e = find_live(id);
-    if (e == nullptr) return Status::NotFound("no record '" + id + "' to delete");
-    ops[0] = make_op(OpType::kDelete, id, std::nullopt, e->value);
-    CHORUS_TRY(commit(lk, ops));
+    const Entry* cur = find_live(id);
+    if (cur == nullptr) return Status::NotFound("no record '" + id + "' to delete");
+    StoredOp op{.type = OpType::kDelete, .id = id, .prev = cur->text};
+    CHORUS_TRY(stage(std::span(&op, 1), watched));
+    CHORUS_TRY(after_stage(lk));
   }
-  notify(ops);
+  notify(watched);
   return Status::Ok();
 }
 
-std::optional<Json> Batch::get(const std::string& id) const {
-  if (auto it = overlay_.find(id); it != overlay_.end()) return it->second;
+JsonText Batch::current_text(const std::string& id) const {
+  if (auto it = overlay_.find(id); it != overlay_.end()) return it->second.text;
   const Store::Entry* e = store_->find_live(id);
-  return e != nullptr ? std::optional<Json>(e->value) : std::nullopt;
+  return e != nullptr ? e->text : JsonText();
+}
+
+std::optional<Json> Batch::get(const std::string& id) const {
+  if (auto it = overlay_.find(id); it != overlay_.end()) {
+    return it->second.text ? std::optional<Json>(it->second.value) : std::nullopt;
+  }
+  const Store::Entry* e = store_->find_live(id);
+  return e != nullptr ? std::optional<Json>(store_->value_of(*e)) : std::nullopt;
 }
 
 Status Batch::set(const std::string& id, Json value) {
-  ops_.push_back(make_op(OpType::kSet, id, value, get(id)));
-  overlay_[id] = std::move(value);
+  CHORUS_ASSIGN_OR_RETURN(JsonText text, JsonText::serialize(value));
+  ops_.push_back({.type = OpType::kSet, .id = id, .data = text, .prev = current_text(id)});
+  overlay_[id] = Staged{std::move(text), std::move(value)};
   return Status::Ok();
 }
 
 Status Batch::del(const std::string& id) {
-  auto prev = get(id);
+  JsonText prev = current_text(id);
   if (!prev) return Status::NotFound("no record '" + id + "' to delete");
-  ops_.push_back(make_op(OpType::kDelete, id, std::nullopt, std::move(prev)));
-  overlay_[id] = std::nullopt;
+  ops_.push_back({.type = OpType::kDelete, .id = id, .prev = std::move(prev)});
+  overlay_[id] = Staged{};
   return Status::Ok();
 }
 
 Status Store::batch(const std::function<Status(Batch&)>& fn) {
   Batch b(this);
+  std::vector<Op> watched;
   {
     Lock lk(mu_);
     CHORUS_TRY(check_writable());
@@ -186,36 +208,49 @@ Status Store::batch(const std::function<Status(Batch&)>& fn) {
     // propagates) drops the batch, which is the whole rollback.
     CHORUS_TRY(fn(b));
     if (b.ops_.empty()) return Status::Ok();
-    CHORUS_TRY(commit(lk, b.ops_));
+    CHORUS_TRY(stage(b.ops_, watched));
+    CHORUS_TRY(after_stage(lk));
   }
-  notify(b.ops_);
+  notify(watched);
   return Status::Ok();
 }
 
-Status Store::commit(Lock& lk, std::vector<Op>& ops) {
+Status Store::stage(std::span<StoredOp> ops, std::vector<Op>& watched, Entry* entry) {
   CHORUS_ASSERT(!ops.empty(), "commit of no ops");
-  uint64_t ts = now_ms();
-  for (Op& op : ops) {
+  uint64_t ts = now_ms(), clock = clock_;
+  for (StoredOp& op : ops) {
     op.ts_ms = ts;
-    op.clock = ++clock_;
+    op.clock = ++clock;
     op.agent = options_.agent_id;
   }
-  if (Status st = emit(encode_ops_record(ops), ops.size()); !st.ok()) {
-    clock_ -= ops.size();  // nothing of it happened
-    return st;
+  RecordBuffer& out = options_.write_mode == WriteMode::kImmediate ? scratch_ : buffer_;
+  if (&out == &scratch_) scratch_.clear();
+  CHORUS_TRY(out.add_ops(ops));
+  CHORUS_TRY(staged(ops.size()));
+  clock_ = clock;
+  if (watching()) watched = to_ops(ops);
+  for (StoredOp& op : ops) {
+    Entry* e = entry != nullptr ? apply(op, *entry) : apply(op);
+    entry = nullptr;
+    // Our ops have the highest clocks, so they win.
+    CHORUS_ASSERT(e != nullptr || op.type == OpType::kDelete, "own op lost: ", op.id);
+    ops_.push_back(std::move(op));
   }
-  for (const Op& op : ops) {
-    apply(op);
-    ops_.push_back(op);
-  }
-  return after_emit(lk);
+  return Status::Ok();
 }
 
-// Hands one record to the log (immediate) or the buffer (group/async). On error nothing of it
-// is visible or acknowledged.
-Status Store::emit(Bytes record, uint64_t ops) {
+Status Store::stage_undo(uint64_t target_clock) {
+  RecordBuffer& out = options_.write_mode == WriteMode::kImmediate ? scratch_ : buffer_;
+  if (&out == &scratch_) scratch_.clear();
+  out.add_undo(target_clock);
+  return staged(1);
+}
+
+// Counts what stage()/stage_undo() encoded; in immediate mode appends it to the log first. On
+// error nothing of it is visible or acknowledged.
+Status Store::staged(uint64_t ops) {
   if (options_.write_mode == WriteMode::kImmediate) {
-    auto idx = log_->append(record);
+    auto idx = log_->append_batch(scratch_.records());
     if (!idx.ok()) {
       if (!log_->health().ok()) return fail(idx.status());
       return idx.status();
@@ -224,24 +259,21 @@ Status Store::emit(Bytes record, uint64_t ops) {
     logged_seq_ = op_seq_;
     return Status::Ok();
   }
-  if (buffer_.empty()) buffer_started_ns_ = clock_src_->now_ns();
-  buffer_bytes_ += record.size();
-  buffer_.push_back(std::move(record));
+  if (buffered_ops_ == 0) buffer_started_ns_ = clock_src_->now_ns();
   buffered_ops_ += ops;
   op_seq_ += ops;
   return Status::Ok();
 }
 
-Status Store::after_emit(Lock& lk) {
+Status Store::after_stage(Lock& lk) {
   if (options_.checkpoint_threshold != 0 && ops_.size() >= options_.checkpoint_threshold) {
-    CHORUS_TRY(compact_locked(lk));  // syncs everything, in every mode
-    return Status::Ok();
+    return compact_locked(lk);  // syncs everything, in every mode
   }
+  const uint64_t seq = op_seq_;  // the caller's last op
   switch (options_.write_mode) {
     case WriteMode::kImmediate: {
       // Outside the lock, so that concurrent writers share the log's fdatasync (its sync()
       // leader covers every record appended before it starts).
-      uint64_t seq = logged_seq_;
       lk.unlock();
       Status st = log_->sync();
       lk.lock();
@@ -252,35 +284,51 @@ Status Store::after_emit(Lock& lk) {
       return Status::Ok();
     }
     case WriteMode::kGroup:
-      if (buffered_ops_ >= options_.group_size) return flush_locked(true);
-      flusher_cv_.notify_one();
-      return Status::Ok();
-    case WriteMode::kAsync:
-      if (buffered_ops_ >= kAsyncWriteOps || buffer_bytes_ >= kAsyncWriteBytes) {
-        return flush_locked(false);
+      // The promise: fewer than group_size acknowledged ops are not durable. The call that
+      // would break it syncs the group (its own op included) before it returns, unless a sync
+      // already running covers it.
+      while (durable_seq_.load() + options_.group_size <= seq) {
+        if (flushing_) {
+          flushed_cv_.wait(lk);
+        } else {
+          CHORUS_TRY(flush_buffer(lk, true));
+        }
       }
-      flusher_cv_.notify_one();
-      return Status::Ok();
+      break;
+    case WriteMode::kAsync:
+      break;
   }
+  if (!flushing_ && (buffered_ops_ >= kWriteOps || buffer_.bytes() >= kWriteBytes)) {
+    CHORUS_TRY(flush_buffer(lk, false));
+  }
+  if (flusher_idle_ && buffered_ops_ > 0) flusher_cv_.notify_one();
   return Status::Ok();
 }
 
-// Writes the buffer to the log as one atomic batch, then (do_sync) fdatasyncs. The buffered ops
-// were acknowledged, so any failure here stops the store.
-Status Store::flush_locked(bool do_sync) {
+// The buffered ops were acknowledged, so any failure to write or sync them stops the store.
+Status Store::flush_buffer(Lock& lk, bool do_sync, bool hold_lock) {
+  flushed_cv_.wait(lk, [this] { return !flushing_; });
   if (log_ == nullptr) return Status::Ok();
-  if (!buffer_.empty()) {
-    auto idx = log_->append_batch(std::span<const Bytes>(buffer_));
-    if (!idx.ok()) return fail(idx.status());
-    logged_seq_ = op_seq_;
-    buffer_.clear();
-    buffer_bytes_ = 0;
-    buffered_ops_ = 0;
-  }
-  if (do_sync && durable_seq_.load() < logged_seq_) {
-    if (Status st = log_->sync(); !st.ok()) return fail(st);
-    durable_seq_ = logged_seq_;
-  }
+  if (!failed_.ok()) return failed_;
+  const uint64_t seq = op_seq_;
+  const bool sync = do_sync && durable_seq_.load() < seq;
+  if (buffer_.empty() && !sync) return Status::Ok();
+  CHORUS_ASSERT(in_flight_.empty() && logged_seq_ + buffered_ops_ == seq, "flush accounting");
+  buffer_.swap(in_flight_);
+  in_flight_ops_ = std::exchange(buffered_ops_, 0);
+  flushing_ = true;
+  if (!hold_lock) lk.unlock();
+  Status st;
+  if (!in_flight_.empty()) st = log_->append_batch(in_flight_.records()).status();
+  if (st.ok() && sync) st = log_->sync();
+  if (!hold_lock) lk.lock();
+  in_flight_.clear();
+  in_flight_ops_ = 0;
+  flushing_ = false;
+  flushed_cv_.notify_all();
+  if (!st.ok()) return fail(st);
+  logged_seq_ = seq;
+  if (sync) durable_seq_ = seq;
   return Status::Ok();
 }
 
@@ -289,49 +337,54 @@ Status Store::flush() { return sync(); }
 Status Store::sync() {
   Lock lk(mu_);
   CHORUS_TRY(check_writable());
-  return flush_locked(true);
+  return flush_buffer(lk, true);
 }
 
 Result<bool> Store::undo() {
-  Op inverse;
+  std::vector<Op> watched;
   {
     Lock lk(mu_);
     CHORUS_TRY(check_writable());
     size_t i = ops_.size();
     while (i > 0 && ops_[i - 1].agent != options_.agent_id) --i;
     if (i == 0) return false;
-    Op target = ops_[i - 1];
-    CHORUS_TRY(emit(encode_undo_record(target.clock), 1));
+    StoredOp target = ops_[i - 1];
+    CHORUS_TRY(stage_undo(target.clock));
     if (!multi_writer() && i == ops_.size()) {
       ops_.pop_back();
       if (target.prev) {
         if (find_live(target.id) == nullptr) ++live_;
-        state_[target.id] = Entry{*target.prev, target.clock, target.agent, false};
-      } else if (state_.erase(target.id) > 0) {
+        *state_.try_emplace(target.id).first = Entry{target.prev, target.clock, target.agent};
+      } else if (state_.erase(target.id)) {
         --live_;
       }
     } else {
       // Under last-writer-wins the op's `prev` may not be what wins now: replay instead. The
       // undo record must be in the log for the replay to see it.
-      CHORUS_TRY(flush_locked(false));
+      CHORUS_TRY(flush_buffer(lk, false, /*hold_lock=*/true));
       if (Status st = load_locked(); !st.ok()) return fail(st);
     }
-    inverse = target.prev ? make_op(OpType::kSet, target.id, target.prev, target.data)
-                          : make_op(OpType::kDelete, target.id, std::nullopt, target.data);
-    inverse.ts_ms = now_ms();
-    inverse.clock = target.clock;
-    inverse.agent = target.agent;
-    CHORUS_TRY(after_emit(lk));
+    if (watching()) {
+      StoredOp inverse{target.prev ? OpType::kSet : OpType::kDelete,
+                       target.id,
+                       target.prev,
+                       target.data,
+                       now_ms(),
+                       target.clock,
+                       target.agent};
+      watched.push_back(inverse.to_op());
+    }
+    CHORUS_TRY(after_stage(lk));
   }
-  notify({inverse});
+  notify(watched);
   return true;
 }
 
 void Store::notify(const std::vector<Op>& ops) {
+  if (ops.empty()) return;
   std::vector<std::function<void(const Op&)>> cbs;
   {
     std::lock_guard lk(watch_mu_);
-    if (watchers_.empty()) return;
     for (const auto& [id, cb] : watchers_) cbs.push_back(cb);
   }
   for (const auto& cb : cbs) {
@@ -345,6 +398,7 @@ uint64_t Store::watch(std::function<void(const Op&)> cb, uint32_t poll_ms) {
     std::lock_guard lk(watch_mu_);
     id = next_watch_++;
     watchers_[id] = std::move(cb);
+    watchers_count_ = watchers_.size();
   }
   if (poll_ms > 0) pollers_.emplace_back([this, poll_ms] { poll_loop(poll_ms); });
   return id;
@@ -353,13 +407,18 @@ uint64_t Store::watch(std::function<void(const Op&)> cb, uint32_t poll_ms) {
 void Store::unwatch(uint64_t id) {
   std::lock_guard lk(watch_mu_);
   watchers_.erase(id);
+  watchers_count_ = watchers_.size();
 }
 
+// Writes the buffer once its oldest op is group_delay_ms old. It sleeps on a timer while the
+// buffer holds ops, so committers wake it only when it idles with an empty buffer.
 void Store::flusher_loop() {
   Lock lk(mu_);
   while (!flusher_stop_) {
-    if (buffer_.empty() || !failed_.ok()) {
+    if (buffered_ops_ == 0 || !failed_.ok()) {
+      flusher_idle_ = true;
       flusher_cv_.wait(lk);
+      flusher_idle_ = false;
       continue;
     }
     uint64_t deadline = buffer_started_ns_ + uint64_t{options_.group_delay_ms} * 1'000'000;
@@ -369,7 +428,7 @@ void Store::flusher_loop() {
       continue;
     }
     // A failure stops the store (fail()); callers see it on their next call.
-    (void)flush_locked(options_.write_mode == WriteMode::kGroup);
+    (void)flush_buffer(lk, options_.write_mode == WriteMode::kGroup);
   }
 }
 
