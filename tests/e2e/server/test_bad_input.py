@@ -59,7 +59,13 @@ class BadInputTest(harness.SharedClusterTestCase):
         """Sends data on a new connection: the reply is exactly the error, then the server
         closes the connection."""
         with resp.Conn(self.target.client_port, timeout_s=30) as s:
-            s.send(data)
+            try:
+                s.send(data)
+            except (BrokenPipeError, ConnectionResetError):
+                # The server answers and closes as soon as it has read the bad header, as Redis
+                # does, so a long request can meet the closed socket while it is still being sent
+                # (seen in a fresh-clone `make test`); the error reply has arrived before that.
+                pass
             got = s.read_until_closed()
         self.assertEqual(got, b"-ERR Protocol error: " + message + b"\r\n",
                          "reply to %r" % data[:80])
