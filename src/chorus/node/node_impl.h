@@ -228,7 +228,7 @@ class NodeImpl : public std::enable_shared_from_this<NodeImpl> {
   // Inbox: inputs since the last kStep.
   uint64_t ticks_due_ = 0;
   std::vector<std::pair<NodeId, Bytes>> inbox_messages_;
-  std::vector<uint64_t> inbox_proposals_;  // held back while the WAL queue is full
+  std::vector<uint64_t> inbox_proposals_;     // held back while the WAL queue is full
   std::vector<raft::Message> held_forwards_;  // followers' kPropose, held back likewise
   std::vector<uint64_t> inbox_reads_;
   std::vector<WalDone> inbox_durable_;
@@ -251,7 +251,7 @@ class NodeImpl : public std::enable_shared_from_this<NodeImpl> {
   // (snapshot_taken_), nothing is applied, so the result is the state as of applied_.
   std::thread snapshot_thread_;
   bool snapshot_running_ = false;
-  uint64_t snapshot_generation_ = 0;  // a result of another generation was discarded
+  uint64_t snapshot_generation_ = 0;     // a result of another generation was discarded
   std::optional<Bytes> snapshot_taken_;  // enveloped (payload.h)
   AddressBook book_;
   std::map<NodeId, std::string> transport_peers_;  // what the transport was given

@@ -1,8 +1,8 @@
 // The driver loop (DESIGN.md "The driver loop"; node_impl.h lists the phases). It processes each
 // Ready in the order raft.h writes beside its fields, as tests/sim/simulator.cc's
 // World::handle_ready() does in one thread -- here split between the io and WAL threads.
-#include <asio/post.hpp>
 #include <malloc.h>
+#include <asio/post.hpp>
 
 #include <sstream>
 
@@ -307,6 +307,7 @@ void NodeImpl::maybe_snapshot() {
   if (applied_ <= core_->log().snapshot_index()) return;
   if (!machine_) {
     snapshot_taken_ = encode_snapshot_envelope(book_, {});  // saved by the next kApply
+    schedule();  // as on_snapshot_taken() does: applying waits for it
     return;
   }
   // The state as of applied_, which is never inside a transaction (commit_decoder.h). The
@@ -457,8 +458,9 @@ void NodeImpl::check_invariants() const {
   // Applied to the state machine, never past the commit; installs pause applying.
   CHORUS_ASSERT(applied_ <= core_->log().committed(), "applied ", applied_, " past commit ",
                 core_->log().committed());
-  CHORUS_ASSERT(installs_in_flight_ > 0 || snapshot_running_ || snapshot_taken_ || to_apply_.empty(),
-                "committed entries left unapplied");
+  CHORUS_ASSERT(
+      installs_in_flight_ > 0 || snapshot_running_ || snapshot_taken_ || to_apply_.empty(),
+      "committed entries left unapplied");
   CHORUS_ASSERT(reads_by_index_.size() <= reads_.size());
   CHORUS_ASSERT(inbox_messages_.empty() && inbox_reads_.empty());
   // Entries are held back only while a WAL report is still to come (it releases them).
