@@ -12,6 +12,10 @@ uint64_t checksum64(std::span<const std::byte> data) {
 
 uint64_t checksum64(std::string_view data) { return XXH3_64bits(data.data(), data.size()); }
 
+uint64_t checksum64(std::span<const std::byte> data, uint64_t seed) {
+  return XXH3_64bits_withSeed(data.data(), data.size(), seed);
+}
+
 Checksummer::Checksummer() : state_(XXH3_createState()) {
   CHORUS_ASSERT(state_ != nullptr);
   XXH3_64bits_reset(static_cast<XXH3_state_t*>(state_));

@@ -10,6 +10,9 @@ namespace chorus {
 
 uint64_t checksum64(std::span<const std::byte> data);
 uint64_t checksum64(std::string_view data);
+// XXH3-64 with a seed: the same bytes checksum differently under different seeds (chorus::log
+// salts each segment's records with its sequence number, so a reused file's old records fail).
+uint64_t checksum64(std::span<const std::byte> data, uint64_t seed);
 
 // Incremental XXH3-64 for data that arrives in pieces; equals checksum64 of the concatenation.
 class Checksummer {

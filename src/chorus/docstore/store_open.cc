@@ -99,6 +99,9 @@ Status Store::open_own_log() {
                   .segment_bytes = options_.segment_bytes,
                   .max_record_bytes = kMaxRecordBytes,
                   .background_preallocate = options_.background_threads,
+                  // Readers and other agents reopen this stream read-only on every refresh; a
+                  // reused last segment would make each of those opens scan its old records.
+                  .recycle_segments = 0,
                   .first_index = LogIndex(watermark + 1)};
   auto log = log::Log::open(path(layout::stream_dir(stream)), lo);
   if (!log.ok()) return log.status().Annotate("ops stream " + stream);

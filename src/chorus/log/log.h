@@ -62,6 +62,11 @@ struct Options {
   // Prepare the next segment on a background thread. Off: prepare it inline when needed
   // (deterministic; used by the simulator).
   bool background_preallocate = true;
+  // Segment files that trim_prefix() keeps (renamed into a pool) to reuse as new segments, so
+  // that a trimmed log writes no preallocation zeros. 0: remove them. A reused file holds its
+  // old records past the new ones, so a read-only open of a log whose last segment was reused
+  // scans (and a writable open zeroes) up to a segment's worth of leftovers.
+  uint32_t recycle_segments = 2;
   // Index of the first record of a new (empty) log, e.g. to follow a snapshot.
   LogIndex first_index{1};
   // No lock, no writes (not even recovery's torn-tail cut); appends fail with kReadOnly.
@@ -88,6 +93,7 @@ struct LogStats {
   uint64_t bytes_written = 0;
   uint64_t syncs = 0;  // fdatasyncs of segment files
   uint64_t segments_rolled = 0;
+  uint64_t segments_recycled = 0;  // rolls onto a reused file (no zero-filling)
 };
 
 // What recovery found and did at open.
@@ -123,6 +129,7 @@ class Iterator {
   size_t len_ = 0;
   uint64_t epoch_ = 0;
   std::string file_;         // segment file of the buffered records, for error messages
+  uint64_t salt_ = 0;        // and its sequence number
   uint64_t buf_offset_ = 0;  // file offset of buf_[0]
   Status status_;
 };
@@ -210,7 +217,8 @@ class Log {
   };
   Status recover();
   Status read_segment_header(Segment& seg);
-  Status recover_segment(Segment& seg, bool is_last, TailRepair& repair);
+  Status recover_segment(Segment& seg, uint64_t limit, TailRepair& repair);
+  Status adopt_pool_file(const std::string& name);
   Status wait_durable(LogIndex index, std::unique_lock<std::mutex>& lock);
   Status sync_round(std::unique_lock<std::mutex>& lock);
   void syncer_loop();
@@ -227,7 +235,9 @@ class Log {
   Status start_segment(std::unique_lock<std::mutex>& lock, bool supersedes = false);
   Result<std::unique_ptr<File>> take_prepared_file(std::unique_lock<std::mutex>& lock);
   Result<std::unique_ptr<File>> prepare_file(const std::string& path) const;
+  Result<std::unique_ptr<File>> next_segment_file(std::unique_lock<std::mutex>& lock);
   Status remove_segment_file(const std::string& name);
+  Status retire_segment(const Segment& seg);
   Status zero_range(File& file, uint64_t from, uint64_t to);
   Status wipe_failed_write(Segment& seg, uint64_t bytes);
   Status check_writable() const;
@@ -274,6 +284,7 @@ class Log {
   // Background preparation of the next segment file.
   std::condition_variable prealloc_cv_;
   std::unique_ptr<File> prepared_;
+  std::vector<std::string> pool_;  // names of reusable files (kPoolSuffix)
   bool prepare_wanted_ = false;
   bool prealloc_stop_ = false;
   Status prealloc_error_;

@@ -67,6 +67,8 @@ Status Log::recover() {
     } else if (name.ends_with(kPreparedSuffix) && !options_.read_only) {
       // An unused preallocated file: it holds no records.
       CHORUS_TRY(fs_->remove_file(join_path(dir_, name)));
+    } else if (name.ends_with(kPoolSuffix) && !options_.read_only) {
+      CHORUS_TRY(adopt_pool_file(name));
     }
   }
   for (auto& seg : segments_) {
@@ -90,7 +92,15 @@ Status Log::recover() {
   TailRepair repair;
   for (size_t i = 0; i < segments_.size(); ++i) {
     Segment& seg = *segments_[i];
-    CHORUS_TRY(recover_segment(seg, i + 1 == segments_.size(), repair));
+    uint64_t limit = 0;  // the last segment ends where its records do
+    if (i + 1 < segments_.size()) {
+      limit = segments_[i + 1]->prev_end;
+      if (limit == 0) {
+        return corruption(join_path(dir_, segments_[i + 1]->name), 0,
+                          "segment header does not say where the previous segment ends");
+      }
+    }
+    CHORUS_TRY(recover_segment(seg, limit, repair));
     if (i > 0 && seg.first != segments_[i - 1]->last().next()) {
       return Status::Corruption(
           join_path(dir_, seg.name) + ": starts at index " + std::to_string(seg.first.value()) +
@@ -136,6 +146,13 @@ Status Log::read_segment_header(Segment& seg) {
   std::byte hb[kSegmentHeaderBytes];
   CHORUS_ASSIGN_OR_RETURN(size_t n, seg.file->read_at(0, hb));
   auto header = n == kSegmentHeaderBytes ? decode_segment_header(hb) : std::nullopt;
+  if (!header && n == kSegmentHeaderBytes && load_le<uint64_t>(hb) == kSegmentMagic &&
+      load_le<uint32_t>(hb + 8) != kFormatVersion) {
+    return corruption(path, 0,
+                      "segment format version " + std::to_string(load_le<uint32_t>(hb + 8)) +
+                          " is not readable by this build (it reads version " +
+                          std::to_string(kFormatVersion) + ")");
+  }
   if (!header) return corruption(path, 0, "bad segment header");
   if (header->first_index != seg.first.value()) {
     return corruption(path, 0,
@@ -143,14 +160,43 @@ Status Log::read_segment_header(Segment& seg) {
   }
   seg.sequence = header->sequence;
   seg.supersedes = (header->flags & kSegmentSupersedes) != 0;
+  seg.prev_end = header->prev_end;
   return Status::Ok();
 }
 
-// Scans one segment (its header already read), rebuilding its offset index. Changes nothing on
-// disk: what the last segment needs zeroed (a torn tail, a seal) is returned in `repair`.
-Status Log::recover_segment(Segment& seg, bool is_last, TailRepair& repair) {
+// A file in the recycling pool: kept for reuse when it has the segment size and the pool has
+// room, else removed. Either way its header's sequence number (the salt of the records it still
+// holds) is never used again.
+Status Log::adopt_pool_file(const std::string& name) {
+  const std::string path = join_path(dir_, name);
+  CHORUS_ASSIGN_OR_RETURN(auto file, fs_->open(path, OpenMode::kReadOnly));
+  std::byte hb[kSegmentHeaderBytes];
+  CHORUS_ASSIGN_OR_RETURN(size_t n, file->read_at(0, hb));
+  auto header = n == kSegmentHeaderBytes ? decode_segment_header(hb) : std::nullopt;
+  CHORUS_ASSIGN_OR_RETURN(uint64_t size, file->size());
+  if (header) next_sequence_ = std::max(next_sequence_, header->sequence + 1);
+  if (header && size == options_.segment_bytes && pool_.size() < options_.recycle_segments) {
+    pool_.push_back(name);
+    return Status::Ok();
+  }
+  return fs_->remove_file(path);
+}
+
+// Scans one segment (its header already read), rebuilding its offset index. A closed segment
+// (`limit` > 0, from the next segment's header) must hold valid records exactly up to `limit`;
+// whatever follows is left over from the file's earlier use. The last segment ends at its first
+// record that fails. Changes nothing on disk: what the last segment needs zeroed (a torn tail, a
+// seal, leftovers) is returned in `repair`.
+Status Log::recover_segment(Segment& seg, uint64_t limit, TailRepair& repair) {
   const std::string path = join_path(dir_, seg.name);
+  const bool is_last = limit == 0;
   CHORUS_ASSIGN_OR_RETURN(uint64_t size, seg.file->size());
+  if (!is_last && (limit < kSegmentHeaderBytes || limit > size)) {
+    return corruption(path, size,
+                      "the next segment says this one ends at offset " + std::to_string(limit));
+  }
+  const uint64_t scan_end = is_last ? size : limit;
+  const uint64_t salt = seg.sequence;
   SegmentScanner scan(*seg.file, size, std::max<size_t>(options_.read_buffer_bytes, 4096));
   uint64_t pos = kSegmentHeaderBytes;
   uint64_t max_claim = 0;
@@ -158,12 +204,12 @@ Status Log::recover_segment(Segment& seg, bool is_last, TailRepair& repair) {
   size_t open_batch = kNoBatch;  // first record of a batch whose end has not been seen
   std::optional<uint64_t> seal_pos;
   bool bad = false;
-  while (pos + kRecordHeaderBytes <= size) {
+  while (pos + kRecordHeaderBytes <= scan_end) {
     ByteSpan h = scan.get(pos, kRecordHeaderBytes);
     CHORUS_TRY(scan.status());
-    if (all_zero(h)) break;
-    auto rh = decode_record_header(h);
-    if (!rh || seal_pos || pos + record_size(rh->length) > size) {
+    if (is_last && all_zero(h)) break;
+    auto rh = decode_record_header(h, salt);
+    if (!rh || seal_pos || pos + record_size(rh->length) > scan_end) {
       bad = true;
       break;
     }
@@ -174,7 +220,7 @@ Status Log::recover_segment(Segment& seg, bool is_last, TailRepair& repair) {
                     : rh->type == RecordType::kSeal
                         ? rh->index == expected.prev().value()
                         : rh->index >= seg.first.value() && rh->index <= expected.value();
-    if (!decode_record(rec) || !index_ok) {
+    if (!decode_record(rec, salt) || !index_ok) {
       bad = true;
       break;
     }
@@ -195,32 +241,42 @@ Status Log::recover_segment(Segment& seg, bool is_last, TailRepair& repair) {
     }
     pos += record_size(rh->length);
   }
+  if (!is_last) {
+    if (bad || pos != limit || seal_pos)
+      return corruption(path, pos, "bad record in a closed segment");
+    if (open_batch != kNoBatch) {
+      return corruption(path, pos, "unfinished batch in a closed segment");
+    }
+    seg.end = pos;
+    return Status::Ok();
+  }
   uint64_t tail_end = scan.nonzero_end(pos);
   CHORUS_TRY(scan.status());
   LogIndex expected = seg.first + seg.count();
   if (bad || tail_end > pos) {
-    if (!is_last) return corruption(path, pos, "bad record in a closed segment");
-    if (seal_pos) return corruption(path, pos, "data after the seal of a cleanly closed log");
     if (max_claim >= expected.value()) {
       return corruption(path, pos,
                         "bad record at index " + std::to_string(expected.value()) +
                             ", which a later record says was durable");
     }
-    // Is there proof further on that this part was durable? A seal, or a record claiming it.
-    for (uint64_t at = pos + kRecordAlign; at + kRecordHeaderBytes <= tail_end;
+    // Is there proof further on that this part was durable: a seal, or a record claiming it? And
+    // after a seal, no record of this segment may follow at all. Records of the file's earlier
+    // use fail under this segment's salt, so they prove nothing.
+    for (uint64_t at = seal_pos ? pos : pos + kRecordAlign; at + kRecordHeaderBytes <= tail_end;
          at += kRecordAlign) {
-      auto rh = decode_record_header(scan.get(at, kRecordHeaderBytes));
-      if (!rh || (rh->type != RecordType::kSeal && rh->synced_index < expected.value())) continue;
-      if (decode_record(scan.get(at, record_size(rh->length)))) {
+      auto rh = decode_record_header(scan.get(at, kRecordHeaderBytes), salt);
+      if (!rh ||
+          (!seal_pos && rh->type != RecordType::kSeal && rh->synced_index < expected.value())) {
+        continue;
+      }
+      if (decode_record(scan.get(at, record_size(rh->length)), salt)) {
         return corruption(path, pos,
-                          "bad record followed by a record at offset " + std::to_string(at) +
-                              " that proves it was durable");
+                          seal_pos ? "data after the seal of a cleanly closed log"
+                                   : "bad record followed by a record at offset " +
+                                         std::to_string(at) + " that proves it was durable");
       }
     }
     CHORUS_TRY(scan.status());
-  }
-  if (open_batch != kNoBatch && !is_last) {
-    return corruption(path, pos, "unfinished batch in a closed segment");
   }
   if (open_batch != kNoBatch) {
     // The batch's last record never reached the disk: the batch was never acknowledged.
@@ -232,18 +288,17 @@ Status Log::recover_segment(Segment& seg, bool is_last, TailRepair& repair) {
     seg.offsets.resize(open_batch);
     bad = true;
   }
-  if (bad || tail_end > pos) {
-    recovery_.torn_tail_cut = true;
-    recovery_.torn_tail_offset = pos;
-    repair = {pos, std::max(tail_end, pos)};
-  }
   seg.end = pos;
-  if (seal_pos && is_last) {
+  if (seal_pos) {
     // Erased before any append, so that a seal only ever ends a cleanly closed log.
     recovery_.clean_shutdown = true;
     seg.end = *seal_pos;
-    repair = {*seal_pos, pos};
+  } else if (bad || tail_end > pos) {
+    recovery_.torn_tail_cut = true;
+    recovery_.torn_tail_offset = pos;
   }
+  // Zeroed up to the last non-zero byte: a torn write, the seal, or the file's earlier contents.
+  repair = {seg.end, std::max(tail_end, pos)};
   return Status::Ok();
 }
 
@@ -268,7 +323,8 @@ Status Log::close() {
     if (result.ok()) set_durable(last_index_);  // appenders still waiting return ok
     if (result.ok() && last_index_.value() > 0) {
       Bytes seal;
-      encode_record({last_index_.value(), last_index_.value(), 0, RecordType::kSeal, 0}, {}, seal);
+      encode_record({last_index_.value(), last_index_.value(), 0, RecordType::kSeal, 0}, {}, seal,
+                    seg.sequence);
       result = seg.file->write_at(seg.end, seal);
       if (result.ok()) result = seg.file->sync();
     }
@@ -286,7 +342,8 @@ Status Log::close() {
   if (prepared_) {
     std::string path = prepared_->path();
     prepared_.reset();
-    (void)fs_->remove_file(path);  // best effort: the next open removes it anyway
+    // Best effort: the next open removes it anyway. A recycled file stays in the pool.
+    if (!path.ends_with(kPoolSuffix)) (void)fs_->remove_file(path);
   }
   dir_lock_.reset();
   return result;

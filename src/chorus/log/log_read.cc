@@ -42,7 +42,7 @@ Result<Bytes> Log::read(LogIndex index) const {
   lock.unlock();
   Bytes rec(loc->end - loc->offset);
   CHORUS_ASSIGN_OR_RETURN(size_t n, loc->segment->file->read_at(loc->offset, rec));
-  auto h = decode_record(ByteSpan(rec.data(), n));
+  auto h = decode_record(ByteSpan(rec.data(), n), loc->segment->sequence);
   if (!h || h->index != index.value()) {
     lock.lock();
     if (epoch != epoch_) return Status::Aborted("record removed while being read");
@@ -115,7 +115,8 @@ bool Iterator::next() {
   if (!status_.ok() || next_ > to_) return false;
   if (next_start_ >= starts_.size() && !fill()) return false;
   const size_t pos = starts_[next_start_++];
-  auto h = pos < len_ ? decode_record(ByteSpan(buf_.data() + pos, len_ - pos)) : std::nullopt;
+  auto h =
+      pos < len_ ? decode_record(ByteSpan(buf_.data() + pos, len_ - pos), salt_) : std::nullopt;
   if (!h || h->index != next_.value() || h->type != RecordType::kData) {
     std::lock_guard lock(log_->mu_);
     status_ = epoch_ != log_->epoch_ ? Status::Aborted("records removed while iterating")
@@ -163,6 +164,7 @@ bool Iterator::fill() {
   }
   epoch_ = log_->epoch_;
   file_ = seg.name;
+  salt_ = seg.sequence;
   auto segment = loc->segment;
   lock.unlock();
   buf_.resize(end - loc->offset);

@@ -100,7 +100,7 @@ Result<LogIndex> Log::append_batch(std::span<const ByteSpan> records) {
     uint8_t flags = i + 1 < records.size() ? kFlagBatchContinues : 0;
     encode_record(
         {(last_index_ + (i + 1)).value(), durable_index_.value(), 0, RecordType::kData, flags},
-        records[i], out);
+        records[i], out, seg.sequence);
   }
   if (direct) {
     Status written = seg.file->write_at(seg.end, out);
@@ -306,9 +306,12 @@ Status Log::start_segment(std::unique_lock<std::mutex>& lock, bool supersedes) {
   seg->sequence = next_sequence_;
   seg->supersedes = supersedes;
   seg->name = segment_file_name(seg->first.value());
+  // The records of the segment it closes end here (it was synced before this roll).
+  seg->prev_end = segments_.empty() ? 0 : segments_.back()->end;
   std::byte header[kSegmentHeaderBytes];
-  encode_segment_header({seg->sequence, seg->first.value(), supersedes ? kSegmentSupersedes : 0},
-                        header);
+  encode_segment_header(
+      {seg->sequence, seg->first.value(), supersedes ? kSegmentSupersedes : 0, seg->prev_end},
+      header);
   Status st = file->write_at(0, ByteSpan(header, sizeof(header)));
   if (st.ok()) st = file->sync();
   if (!st.ok()) return st.code() == StatusCode::kNoSpace ? st : fail(st);
@@ -338,9 +341,29 @@ Result<std::unique_ptr<File>> Log::prepare_file(const std::string& path) const {
   return file;
 }
 
+// A file for the next segment: one from the recycling pool (reused as is: its old records fail
+// under the new segment's salt), else a fresh zero-filled one. Releases mu_ for the I/O.
+Result<std::unique_ptr<File>> Log::next_segment_file(std::unique_lock<std::mutex>& lock) {
+  while (!pool_.empty()) {
+    std::string path = join_path(dir_, pool_.back());
+    pool_.pop_back();
+    lock.unlock();
+    auto file = fs_->open(path, OpenMode::kReadWrite);
+    lock.lock();
+    if (file.ok()) {
+      ++stats_.segments_recycled;
+      return file;
+    }
+    (void)fs_->remove_file(path);  // unusable; a fresh file will do
+  }
+  lock.unlock();
+  auto file = prepare_file(join_path(dir_, kPreparedFileName));
+  lock.lock();
+  return file;
+}
+
 Result<std::unique_ptr<File>> Log::take_prepared_file(std::unique_lock<std::mutex>& lock) {
-  std::string path = join_path(dir_, kPreparedFileName);
-  if (!prealloc_thread_.joinable()) return prepare_file(path);
+  if (!prealloc_thread_.joinable()) return next_segment_file(lock);
   prealloc_cv_.wait(lock, [&] { return prepared_ || !prealloc_error_.ok() || prealloc_stop_; });
   if (prepared_) return std::move(prepared_);
   if (prealloc_stop_) return Status::Unavailable("log " + dir_ + " is closing");
@@ -353,14 +376,11 @@ Result<std::unique_ptr<File>> Log::take_prepared_file(std::unique_lock<std::mute
 
 void Log::preallocator_loop() {
   std::unique_lock lock(mu_);
-  std::string path = join_path(dir_, kPreparedFileName);
   while (true) {
     prealloc_cv_.wait(lock, [&] { return prepare_wanted_ || prealloc_stop_; });
     if (prealloc_stop_) return;
     prepare_wanted_ = false;
-    lock.unlock();
-    auto file = prepare_file(path);
-    lock.lock();
+    auto file = next_segment_file(lock);
     if (file.ok()) {
       prepared_ = std::move(file).value();
     } else {
@@ -377,11 +397,25 @@ Status Log::remove_segment_file(const std::string& name) {
   return Status::Ok();
 }
 
+// Takes a trimmed segment out of the log: into the recycling pool when it has room (a rename,
+// durable before the next one, like a removal), else removed.
+Status Log::retire_segment(const Segment& seg) {
+  auto size = seg.file->size();
+  if (pool_.size() >= options_.recycle_segments || !size.ok() || *size != options_.segment_bytes) {
+    return remove_segment_file(seg.name);
+  }
+  std::string name = pool_file_name(seg.sequence);
+  CHORUS_TRY(fs_->rename(join_path(dir_, seg.name), join_path(dir_, name)));
+  if (Status st = fs_->sync_dir(dir_); !st.ok()) return fail(st);
+  pool_.push_back(std::move(name));
+  return Status::Ok();
+}
+
 Status Log::trim_prefix(LogIndex upto) {
   std::unique_lock lock(mu_);
   CHORUS_TRY(check_writable());
   while (segments_.size() > 1 && segments_.front()->last() <= upto) {
-    CHORUS_TRY(remove_segment_file(segments_.front()->name));
+    CHORUS_TRY(retire_segment(*segments_.front()));
     segments_.erase(segments_.begin());
     ++epoch_;
   }
@@ -411,7 +445,7 @@ Status Log::truncate_suffix(LogIndex from) {
     // damaged records between valid ones.
     Bytes marker;
     uint64_t claim = std::min(durable_index_, from.prev()).value();
-    encode_record({from.value(), claim, 0, RecordType::kTruncate, 0}, {}, marker);
+    encode_record({from.value(), claim, 0, RecordType::kTruncate, 0}, {}, marker, seg.sequence);
     Status st = seg.file->write_at(seg.end, marker);
     if (!st.ok()) return wipe_failed_write(seg, marker.size()).ok() ? st : fail(st);
     seg.end += marker.size();

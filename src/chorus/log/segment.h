@@ -13,12 +13,18 @@ namespace chorus::log {
 // The next segment, zero-filled and synced ahead of need; renamed when it becomes a segment.
 inline constexpr std::string_view kPreparedSuffix = ".prealloc";
 inline constexpr std::string_view kPreparedFileName = "next-segment.prealloc";
+// A trimmed segment file kept for reuse (Options::recycle_segments), named by its sequence.
+inline constexpr std::string_view kPoolSuffix = ".seg-free";
+inline std::string pool_file_name(uint64_t sequence) {
+  return "recycle-" + std::to_string(sequence) + std::string(kPoolSuffix);
+}
 
 struct Log::Segment {
   std::string name;  // file name within the log directory
   std::unique_ptr<File> file;
   uint64_t sequence = 0;
   bool supersedes = false;  // header flag kSegmentSupersedes
+  uint64_t prev_end = 0;    // header: where the previous segment's records end
   LogIndex first;
   std::vector<uint32_t> offsets;  // byte offset of each data record; offsets[i] holds first + i
   uint64_t end = kSegmentHeaderBytes;  // where the next record goes

@@ -33,23 +33,38 @@ Rec seal(uint64_t last) { return {last, last, 0, RecordType::kSeal}; }
 Rec cont(uint64_t index, uint64_t synced) { return {index, synced, kFlagBatchContinues}; }
 
 // A segment file: header, records, zeros up to 64 KiB (as preallocated), then `edit` applied.
+// Its sequence number (the records' salt) is its first index; its header records where the
+// previous segment's records end.
 struct Seg {
   uint64_t first;
   std::vector<Rec> recs;
   std::function<void(Bytes&)> edit = nullptr;
 };
 
+// What a recycled file holds past the new records: whole records of its earlier use, salted with
+// that use's sequence number (below every live one) and with indexes that follow on.
+void fill_with_old_records(Bytes& b, uint64_t from, uint64_t first_index = 1,
+                           uint64_t old_sequence = 1000) {
+  Bytes old;
+  for (uint64_t i = first_index; old.size() + from + 48 <= b.size(); ++i) {
+    encode_record({i, i - 1, 0, RecordType::kData, 0}, payload(i, 2), old, old_sequence);
+  }
+  std::copy(old.begin(), old.end(), b.begin() + static_cast<ptrdiff_t>(from));
+}
+
 void flip(Bytes& b, uint64_t offset) { b[offset] ^= std::byte{0x10}; }
 
 void write_segments(SimFileSystem& fs, const std::vector<Seg>& segs) {
   ASSERT_TRUE(fs.create_dir(kDir).ok());
+  uint64_t prev_end = 0;
   for (const Seg& s : segs) {
     Bytes b(kSegmentHeaderBytes);
-    encode_segment_header({s.first, s.first}, b.data());
+    encode_segment_header({s.first, s.first, 0, prev_end}, b.data());
     for (const Rec& r : s.recs) {
       Bytes data = r.type == RecordType::kSeal ? Bytes() : payload(r.index, 2);
-      encode_record({r.index, r.synced, 0, r.type, r.flags}, data, b);
+      encode_record({r.index, r.synced, 0, r.type, r.flags}, data, b, s.first);
     }
+    prev_end = b.size();
     b.resize(64 << 10);
     if (s.edit) s.edit(b);
     auto file = fs.open(seg_path(segment_file_name(s.first)), OpenMode::kCreate);
@@ -109,9 +124,57 @@ std::vector<Golden> golden_cases() {
       {"bad record followed by a seal",
        {{1, {{1, 0}, {2, 1}, seal(2)}, [](Bytes& b) { flip(b, at(1) + 2); }}},
        "corruption " + kSeg1 + " offset " + std::to_string(at(1))},
-      {"garbage after a seal",
+      {"garbage after a seal is erased with it",
        {{1, {{1, 0}, {2, 1}, seal(2)}, [](Bytes& b) { b[at(2) + 40 + 3] = std::byte{1}; }}},
+       "ok [1..2] clean"},
+      {"a record after a seal",
+       {{1,
+         {{1, 0}, {2, 1}, seal(2)},
+         [](Bytes& b) {
+           Bytes rec;
+           encode_record({3, 0, 0, RecordType::kData, 0}, payload(3, 2), rec, 1);
+           std::copy(rec.begin(), rec.end(), b.begin() + at(2) + 40);
+         }}},
        "corruption " + kSeg1 + " offset " + std::to_string(at(2) + 40)},
+      {"recycled file: the earlier use's records after the last one are cut",
+       {{1, {{1, 0}, {2, 1}, {3, 2}}, [](Bytes& b) { fill_with_old_records(b, at(3)); }}},
+       "ok [1..3] cut@" + std::to_string(at(3))},
+      {"recycled file: an old record with the next index does not continue the log",
+       {{1, {{1, 0}, {2, 1}, {3, 2}}, [](Bytes& b) { fill_with_old_records(b, at(3), 4); }}},
+       "ok [1..3] cut@" + std::to_string(at(3))},
+      {"recycled file, cleanly closed",
+       {{1, {{1, 0}, {2, 1}, seal(2)}, [](Bytes& b) { fill_with_old_records(b, at(2) + 40); }}},
+       "ok [1..2] clean"},
+      {"recycled file: a bad record claimed by a later one is still corruption",
+       {{1,
+         {{1, 0}, {2, 1}, {3, 2}},
+         [](Bytes& b) {
+           flip(b, at(1) + 33);
+           fill_with_old_records(b, at(3));
+         }}},
+       "corruption " + kSeg1 + " offset " + std::to_string(at(1))},
+      {"recycled closed segment: what follows its end is ignored",
+       {{1, {{1, 0}, {2, 1}}, [](Bytes& b) { fill_with_old_records(b, at(2), 3); }}, {3, {{3, 2}}}},
+       "ok [1..3]"},
+      {"closed segment ends where the next header says, mid-log",
+       {{1, {{1, 0}, {2, 1}}},
+        {3,
+         {{3, 2}},
+         [](Bytes& b) {
+           encode_segment_header({3, 3, 0, at(1)}, b.data());
+         }}},
+       "corruption /log/00000000000000000003.seg"},
+      {"closed segment ends before where the next header says",
+       {{1, {{1, 0}, {2, 1}}},
+        {3,
+         {{3, 2}},
+         [](Bytes& b) {
+           encode_segment_header({3, 3, 0, at(3)}, b.data());
+         }}},
+       "corruption " + kSeg1 + " offset " + std::to_string(at(2))},
+      {"segment of an older format version",
+       {{1, {{1, 0}}, [](Bytes& b) { store_le<uint32_t>(b.data() + 8, 1); }}},
+       "corruption " + kSeg1 + " offset 0"},
       {"torn seal is a crash during close",
        {{1,
          {{1, 0}, {2, 1}, seal(2)},
@@ -191,13 +254,11 @@ TEST(LogRecoveryGolden, EachCaseOpensAsRecorded) {
         continue;
       }
       if (read_only) continue;
-      // Writable: what was cut is zeroed durably, and the log takes appends.
-      const RecoveryReport& rep = (*log)->recovery();
-      if (rep.torn_tail_cut) {
-        std::string last_seg = seg_path((*log)->segments().back().file);
-        Bytes disk = *fs.read_durable(last_seg);
-        EXPECT_TRUE(test::all_zero(ByteSpan(disk).subspan(rep.torn_tail_offset)));
-      }
+      // Writable: what was cut (a torn tail, a seal, a recycled file's leftovers) is zeroed
+      // durably, and the log takes appends.
+      const SegmentInfo last = (*log)->segments().back();
+      Bytes disk = *fs.read_durable(seg_path(last.file));
+      EXPECT_TRUE(test::all_zero(ByteSpan(disk).subspan(last.used_bytes)));
       LogIndex next = (*log)->last_index().next();
       EXPECT_EQ(*(*log)->append(payload(99, 5)), next);
       log->reset();
@@ -246,7 +307,7 @@ class FlipTarget {
       // Record starts, by walking the image: the offset a corruption report must name.
       for (uint64_t pos = kSegmentHeaderBytes; pos < seg.used;) {
         seg.starts.push_back(pos);
-        auto h = decode_record_header(ByteSpan(seg.pristine).subspan(pos));
+        auto h = decode_record_header(ByteSpan(seg.pristine).subspan(pos), seg.sequence());
         EXPECT_TRUE(h.has_value());
         pos += record_size(h->length);
       }
@@ -255,7 +316,8 @@ class FlipTarget {
     seal_ = last.used;
     last.starts.push_back(seal_);
     last.used += record_size(0);  // the seal is part of what a flip may hit
-    EXPECT_EQ(decode_record(ByteSpan(last.pristine).subspan(seal_))->type, RecordType::kSeal);
+    EXPECT_EQ(decode_record(ByteSpan(last.pristine).subspan(seal_), last.sequence())->type,
+              RecordType::kSeal);
   }
 
   struct Segment {
@@ -263,6 +325,7 @@ class FlipTarget {
     uint64_t used;                      // header + records (+ seal in the last one)
     std::vector<uint64_t> starts = {};  // record offsets (and the seal's)
     Bytes pristine = {};
+    uint64_t sequence() const { return decode_segment_header(pristine.data())->sequence; }
   };
 
   SimFileSystem& fs() { return fs_; }

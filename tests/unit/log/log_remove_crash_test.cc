@@ -33,9 +33,17 @@ struct InFlight {
   LogIndex arg;                // kTruncate: from; kTrim: the first index after it; kReset: next
 };
 
+// Record sizes of a workload: mostly small with some large, or (`large`) all large, so that
+// 64 KiB segments fill, get trimmed and are reused within a few dozen calls.
+struct Workload {
+  bool large = false;
+  uint64_t max_calls = 80;
+};
+
 class RemovingWriter {
  public:
-  RemovingWriter(SimFileSystem& fs, Options options) : fs_(fs), options_(options) {}
+  RemovingWriter(SimFileSystem& fs, Options options, Workload load = {})
+      : fs_(fs), options_(options), load_(load) {}
 
   // Runs calls until one fails (the power cut) or `calls` have run.
   void run(Random& rnd, uint64_t calls) {
@@ -49,7 +57,12 @@ class RemovingWriter {
   }
 
   // Drops the (dead) log after the crash.
-  void crashed() { log_.reset(); }
+  void crashed() {
+    if (log_ != nullptr) recycled_ += log_->stats().segments_recycled;
+    log_.reset();
+  }
+  // Segment files reused since the run started (before the crash).
+  uint64_t recycled() const { return recycled_; }
 
   // "" when the reopened log is a state the interrupted call may leave; adopts that state.
   std::string check(Log& log) {
@@ -113,8 +126,10 @@ class RemovingWriter {
       in_flight_.call = Call::kAppend;
       for (size_t n = kind < 7 ? 1 : rnd.in(2, 5); n > 0; --n) {
         uint64_t r = rnd.below(10);
-        in_flight_.records.push_back(
-            payload(next_id_++, r < 6 ? rnd.below(64) : rnd.in(500, 5000)));
+        uint64_t size = load_.large ? rnd.in(2000, 9000)
+                        : r < 6     ? rnd.below(64)
+                                    : rnd.in(500, 5000);
+        in_flight_.records.push_back(payload(next_id_++, size));
       }
       auto last = in_flight_.records.size() == 1 ? log.append(in_flight_.records[0])
                                                  : log.append_batch(in_flight_.records);
@@ -131,7 +146,10 @@ class RemovingWriter {
     }
     if (kind < 17) {
       in_flight_.call = Call::kTrim;
-      LogIndex upto = s.first + rnd.below(s.records.size() + 1) - 1;
+      // The large workload trims most of the log, as a snapshot would.
+      uint64_t keep = load_.large ? rnd.below(std::min<uint64_t>(s.records.size(), 12) + 1)
+                                  : s.records.size() - rnd.below(s.records.size() + 1);
+      LogIndex upto = s.first + (s.records.size() - keep) - 1;
       auto segs = log.segments();
       size_t drop = 0;
       while (drop + 1 < segs.size() && segs[drop].last_index <= upto) ++drop;
@@ -149,6 +167,7 @@ class RemovingWriter {
       return true;
     }
     in_flight_.call = Call::kReopen;
+    recycled_ += log.stats().segments_recycled;
     if (!log.close().ok()) return false;
     log_.reset();
     auto opened = Log::open(kDir, options_);
@@ -162,19 +181,22 @@ class RemovingWriter {
   std::unique_ptr<Log> log_;
   State state_;
   InFlight in_flight_;
+  Workload load_;
   uint64_t next_id_ = 1;
+  uint64_t recycled_ = 0;
 };
 
-std::string crash_point(uint64_t seed) {
+std::string crash_point(uint64_t seed, Workload load = {}, uint64_t* recycled = nullptr) {
   SimFileSystem fs(seed);
   Random rnd(seed);
   Options options = sim_options(&fs);
-  RemovingWriter w(fs, options);
-  uint64_t calls = rnd.below(80);
+  RemovingWriter w(fs, options, load);
+  uint64_t calls = rnd.below(load.max_calls);
   fs.set_crash_after_ops(rnd.below(15 + calls * 3));
   w.run(rnd, calls);
   fs.crash(CrashMode::kRandom);
   w.crashed();
+  if (recycled != nullptr) *recycled += w.recycled();
   auto log = Log::open(kDir, options);
   if (!log.ok()) return "reopen failed: " + log.status().ToString();
   (*log)->check_invariants();
@@ -199,6 +221,22 @@ TEST(LogRemoveCrash, TruncateTrimAndResetSurviveRandomCrashPoints) {
     points++;
   }
   report("crash_points", points);
+  clock.report_times();
+}
+
+// The same with large records and deep trims: segment files go through the recycling pool and
+// come back as new segments holding the records of their earlier use after the new ones.
+TEST(LogRemoveCrash, RecycledSegmentsSurviveRandomCrashPoints) {
+  test::Stopwatch clock;
+  uint64_t points = 0, recycled = 0;
+  for (uint64_t seed = 5'000'000; seed < 5'000'000 + test::scaled(2000); ++seed) {
+    std::string err = crash_point(seed, {.large = true, .max_calls = 150}, &recycled);
+    ASSERT_EQ(err, "") << "seed " << seed;
+    points++;
+  }
+  EXPECT_GT(recycled, points / 2) << "the workload hardly reused segment files";
+  report("crash_points", points);
+  report("segment_files_reused", recycled);
   clock.report_times();
 }
 

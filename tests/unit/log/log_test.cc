@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -146,6 +147,61 @@ TEST(Log, TrimPrefixDropsWholeSegmentsOnly) {
   auto again = open_ok(t.sub("l"), small());
   EXPECT_EQ(again->first_index(), second_first);
   EXPECT_EQ(again->last_index(), LogIndex(2000));
+}
+
+// A log that appends at the head and trims at the tail reuses its trimmed segment files: their
+// old records (salted with the old sequence number) lie past the new ones and never show.
+TEST(Log, TrimmedSegmentFilesAreReusedAndTheirOldRecordsNeverShow) {
+  TempDir t;
+  const std::string dir = t.sub("l");
+  Options o = small(Durability::kAlways);
+  o.recycle_segments = 2;
+  uint64_t next = 1, reused = 0;
+  auto log = open_ok(dir, o);
+  // Each round fills about two segments (of about 1,170 records), then trims all but the last.
+  for (int round = 0; round < 6; ++round) {
+    for (int b = 0; b < 5; ++b) {
+      std::vector<Bytes> batch;
+      for (int i = 0; i < 500; ++i) batch.push_back(rec(next++));
+      ASSERT_TRUE(log->append_batch(batch).ok());
+    }
+    auto segs = log->segments();
+    ASSERT_TRUE(log->trim_prefix(segs.back().first_index.prev()).ok());
+    if (round == 2) {  // reopen with a reused file as the last segment
+      reused += log->stats().segments_recycled;
+      log.reset();
+      log = open_ok(dir, o);
+    }
+  }
+  reused += log->stats().segments_recycled;
+  EXPECT_GE(reused, 6u);
+  // Every record left reads back, through read() and an iterator, before and after reopening,
+  // read-only too (which scans past the old records without changing anything).
+  auto check = [&](Log& l) {
+    ASSERT_EQ(l.last_index(), LogIndex(next - 1));
+    uint64_t i = l.first_index().value();
+    for (auto it = l.iterate(l.first_index(), l.last_index()); it.next(); ++i) {
+      EXPECT_EQ(str(Bytes(it.data().begin(), it.data().end())), str(rec(i)));
+    }
+    EXPECT_EQ(i, next);
+    EXPECT_EQ(str(*l.head()), str(rec(next - 1)));
+  };
+  check(*log);
+  log.reset();
+  Options ro = o;
+  ro.read_only = true;
+  check(*open_ok(dir, ro));
+  log = open_ok(dir, o);
+  check(*log);
+  ASSERT_EQ(*log->append(rec(next)), LogIndex(next));
+  ++next;
+  log.reset();
+  check(*open_ok(dir, o));
+  // The pool holds at most recycle_segments files.
+  auto names = FileSystem::posix().list_dir(dir);
+  EXPECT_LE(std::count_if(names->begin(), names->end(),
+                          [](const std::string& n) { return n.ends_with(".seg-free"); }),
+            2);
 }
 
 TEST(Log, TruncateSuffixRewritesIndexesDurably) {
@@ -333,15 +389,34 @@ TEST(Log, DestroyRemovesEverything) {
 TEST(RecordFormat, RoundTripAndRejectsEveryTruncation) {
   Bytes out;
   RecordHeader h{42, 41, 0, RecordType::kData, kFlagBatchContinues};
-  encode_record(h, as_bytes("payload"), out);
+  encode_record(h, as_bytes("payload"), out, 7);
   ASSERT_EQ(out.size(), record_size(7));
-  auto d = decode_record(out);
+  auto d = decode_record(out, 7);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->index, 42u);
   EXPECT_EQ(d->synced_index, 41u);
   EXPECT_EQ(d->length, 7u);
   EXPECT_EQ(d->flags, kFlagBatchContinues);
-  for (size_t n = 0; n < out.size(); ++n) EXPECT_FALSE(decode_record(ByteSpan(out).first(n)));
+  for (size_t n = 0; n < out.size(); ++n) EXPECT_FALSE(decode_record(ByteSpan(out).first(n), 7));
+  // Salted: under another segment's sequence number the same bytes are not a record.
+  EXPECT_FALSE(decode_record_header(out, 8));
+  EXPECT_FALSE(decode_record(out, 8));
+}
+
+TEST(RecordFormat, SegmentHeaderRoundTrip) {
+  std::byte b[kSegmentHeaderBytes];
+  encode_segment_header({5, 1000, kSegmentSupersedes, 4096}, b);
+  auto h = decode_segment_header(b);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->sequence, 5u);
+  EXPECT_EQ(h->first_index, 1000u);
+  EXPECT_EQ(h->flags, kSegmentSupersedes);
+  EXPECT_EQ(h->prev_end, 4096u);
+  for (size_t i = 0; i < kSegmentHeaderBytes; ++i) {
+    b[i] ^= std::byte{1};
+    EXPECT_FALSE(decode_segment_header(b)) << "byte " << i;
+    b[i] ^= std::byte{1};
+  }
 }
 
 TEST(RecordFormat, SegmentFileNames) {
