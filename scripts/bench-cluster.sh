@@ -70,7 +70,7 @@ for i in 1 2 3; do
 done
 for _ in $(seq 1 100); do
   "$CHORUS" cluster status --nodes 127.0.0.1:7401 --timeout-ms 500 2>/dev/null | grep -qE ' (leader|follower) ' &&
-    redis-cli -p 7401 set warmup 1 >/dev/null 2>&1 && break
+    [ "$(redis-cli -p 7401 set warmup 1 2>/dev/null)" = OK ] && break  # an error reply exits 0 too
   sleep 0.2
 done
 EPS=127.0.0.1:7401,127.0.0.1:7402,127.0.0.1:7403

@@ -7,7 +7,7 @@ packages=(
   build-essential g++ cmake ninja-build ccache pkg-config git
   clang-14 libclang-rt-14-dev clang-format clang-tidy
   libasio-dev libssl-dev openssl libxxhash-dev nlohmann-json3-dev libcli11-dev
-  libspdlog-dev libfmt-dev libcpp-httplib-dev libzstd-dev
+  libspdlog-dev libfmt-dev libcpp-httplib-dev libzstd-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   python3 procps
   redis-server redis-tools python3-redis libhiredis-dev etcd-server etcd-client iproute2 iptables
