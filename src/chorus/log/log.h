@@ -93,7 +93,7 @@ struct LogStats {
   uint64_t bytes_written = 0;
   uint64_t syncs = 0;  // fdatasyncs of segment files
   uint64_t segments_rolled = 0;
-  uint64_t segments_recycled = 0;  // rolls onto a reused file (no zero-filling)
+  uint64_t segments_recycled = 0;  // files taken from the recycling pool (no zero-filling)
 };
 
 // What recovery found and did at open.
