@@ -204,6 +204,42 @@ TEST(Log, TrimmedSegmentFilesAreReusedAndTheirOldRecordsNeverShow) {
             2);
 }
 
+// The pool outlives a reopen; a pooled file of another segment size (the option changed) is
+// removed, never reused.
+TEST(Log, RecyclingPoolSurvivesReopenAndDropsFilesOfAnotherSize) {
+  TempDir t;
+  const std::string dir = t.sub("l");
+  auto pool_files = [&] {
+    auto names = FileSystem::posix().list_dir(dir);
+    return std::count_if(names->begin(), names->end(),
+                         [](const std::string& n) { return n.ends_with(".seg-free"); });
+  };
+  Options o = small(Durability::kNone);
+  uint64_t next = 1;
+  auto fill = [&](Log& l, int records) {
+    for (int i = 0; i < records; ++i, ++next) EXPECT_EQ(*l.append(rec(next)), LogIndex(next));
+  };
+  {
+    auto log = open_ok(dir, o);
+    fill(*log, 3000);  // about three segments
+    ASSERT_TRUE(log->trim_prefix(log->segments().back().first_index.prev()).ok());
+  }
+  EXPECT_EQ(pool_files(), 2);
+  {
+    auto log = open_ok(dir, o);
+    fill(*log, 3000);
+    EXPECT_GE(log->stats().segments_recycled, 2u);
+    ASSERT_TRUE(log->trim_prefix(log->segments().back().first_index.prev()).ok());
+  }
+  EXPECT_EQ(pool_files(), 2);
+  o.segment_bytes = 128 << 10;
+  auto log = open_ok(dir, o);
+  EXPECT_EQ(pool_files(), 0);
+  fill(*log, 3000);
+  EXPECT_EQ(log->stats().segments_recycled, 0u);
+  EXPECT_EQ(str(*log->read(LogIndex(next - 1))), str(rec(next - 1)));
+}
+
 TEST(Log, TruncateSuffixRewritesIndexesDurably) {
   TempDir t;
   {
