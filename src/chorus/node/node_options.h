@@ -51,8 +51,15 @@ struct NodeOptions {
   // Snapshot the state machine after this many applied entries; the log before it is trimmed.
   uint64_t snapshot_threshold_entries = 10'000;
   uint64_t snapshot_chunk_bytes = 1 << 20;
-  // Per follower: appends in flight (pipelining window), and their bytes.
-  uint32_t max_inflight_msgs = 256;
+  // Per follower: appends in flight (pipelining window), and their bytes. A small window makes
+  // messages large: while two appends are in flight, new entries wait at the leader and leave
+  // together in the next one (up to max_batch_bytes), so a follower decrypts, decodes, persists
+  // and acknowledges a few large messages instead of one small message per leader Ready. With
+  // 256, chorusd under 256 writing clients sent ~13 entries per message and spent its CPU on
+  // per-message work; with 2 it wrote 1.5-2x as many SETs per second on the same machine
+  // (docs/BENCHMARKS.md "Replication window"). Throughput per follower is bounded by
+  // max_inflight_msgs x max_batch_bytes per round trip: 2 MiB per RTT, ample on a LAN.
+  uint32_t max_inflight_msgs = 2;
   uint64_t max_inflight_bytes = 8 << 20;
   // Largest append message (at least one entry is always sent) and largest single command.
   uint64_t max_batch_bytes = 1 << 20;
