@@ -152,6 +152,7 @@ class NodeImpl : public std::enable_shared_from_this<NodeImpl> {
   void step_inputs();
   void step_message(NodeId from, const Bytes& bytes, bool wal_room);
   void step_decoded(raft::Message m);
+  void drop_message(NodeId from, const Status& why);  // counted and warned
   void take_readys();
   bool wal_has_room() const;
   void submit_wal(WalTask task);

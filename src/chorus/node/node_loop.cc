@@ -102,25 +102,14 @@ void NodeImpl::step_inputs() {
 
 void NodeImpl::step_message(NodeId from, const Bytes& bytes, bool wal_room) {
   CHORUS_ASSERT(phase_ == Phase::kStep);
-  auto describe = [&](const Status& s) {
-    std::ostringstream out;
-    out << "message from node " << from << " dropped";
-    return s.Annotate(out.str());
-  };
   Result<raft::Message> m = raft::decode(bytes);
-  if (!m.ok()) {
-    ++messages_dropped_;
-    warn(describe(m.status()));
-    return;
-  }
+  if (!m.ok()) return drop_message(from, m.status());
   // The transport authenticated `from` (with TLS, by certificate): a message naming another
   // sender, or another receiver, is not believed.
   if (m->from != from || m->to != options_.id) {
-    ++messages_dropped_;
     std::ostringstream out;
     out << "it claims to be from " << m->from << " to " << m->to;
-    warn(describe(Status::InvalidArgument(out.str())));
-    return;
+    return drop_message(from, Status::InvalidArgument(out.str()));
   }
   if (m->type == raft::MessageType::kPropose && (!wal_room || !held_forwards_.empty())) {
     held_forwards_.push_back(std::move(*m));
@@ -131,13 +120,14 @@ void NodeImpl::step_message(NodeId from, const Bytes& bytes, bool wal_room) {
 
 void NodeImpl::step_decoded(raft::Message m) {
   CHORUS_ASSERT(phase_ == Phase::kStep);
-  Status stepped = core_->step(m);
-  if (!stepped.ok()) {
-    ++messages_dropped_;
-    std::ostringstream out;
-    out << "message from node " << m.from << " dropped";
-    warn(stepped.Annotate(out.str()));
-  }
+  if (Status stepped = core_->step(m); !stepped.ok()) drop_message(m.from, stepped);
+}
+
+void NodeImpl::drop_message(NodeId from, const Status& why) {
+  ++messages_dropped_;
+  std::ostringstream out;
+  out << "message from node " << from << " dropped";
+  warn(why.Annotate(out.str()));
 }
 
 bool NodeImpl::wal_has_room() const {
